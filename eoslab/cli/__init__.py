@@ -1,0 +1,1 @@
+"""The ``eoslab`` command line: one module per subcommand."""
