@@ -23,9 +23,14 @@ from eoslab.readiness import answers_metadata
 REPO = Path(__file__).resolve().parent.parent
 
 
-def free_port_block(size: int = 4, start: int = 29100, stop: int = 40000) -> int:
-    """The first port of ``size`` consecutive free loopback ports."""
-    for base in range(start, stop, size):
+def free_port_block(size: int = 4) -> int:
+    """The first port of ``size`` consecutive free loopback ports.
+
+    The search starts at a place that depends on the pid, so test sessions running side by side
+    rarely race for the same block between this check and the broker's bind.
+    """
+    start = 29100 + (os.getpid() % 2000) * size
+    for base in list(range(start, 40000, size)) + list(range(29100, start, size)):
         try:
             for port in range(base, base + size):
                 with socket.socket() as probe:
