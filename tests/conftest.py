@@ -10,7 +10,6 @@ worker processes started by the tests find the same broker.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,27 +17,10 @@ import pytest
 
 from eoslab.broker import EmbeddedBroker
 from eoslab.clients import create_topics, delete_topics, unique_name
+from eoslab.netutil import free_port_block
 from eoslab.readiness import answers_metadata
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port_block(size: int = 4) -> int:
-    """The first port of ``size`` consecutive free loopback ports.
-
-    The search starts at a place that depends on the pid, so test sessions running side by side
-    rarely race for the same block between this check and the broker's bind.
-    """
-    start = 29100 + (os.getpid() % 2000) * size
-    for base in list(range(start, 40000, size)) + list(range(29100, start, size)):
-        try:
-            for port in range(base, base + size):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no free block of loopback ports")
 
 
 @pytest.fixture(scope="session")
