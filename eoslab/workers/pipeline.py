@@ -1,0 +1,206 @@
+"""The course's consume-transform-produce reference loop, exactly-once or at-least-once.
+
+Run by :func:`eoslab.workers.start_pipeline`. It copies records from ``input_topic`` to
+``output_topic`` (the transform keeps the record's id and adds ``copied``), in batches of
+``records_per_transaction``.
+
+``mode="exactly_once"`` — what it guarantees: each input record's copy is committed to the output
+exactly once, across crashes of this worker and of the broker, because the consumed offsets are
+committed *inside* the producer's transaction (``send_offsets_to_transaction``): output and
+progress become visible together or not at all. Assumptions: readers of the output use
+read_committed; every instance uses the same ``transactional_id`` for the same input partitions
+(so a restarted instance fences the old one); the input has no duplicates.
+
+``mode="at_least_once"`` — for contrast, the seed's loop: poll, produce, flush, *then* commit the
+offsets. A crash after producing and before the commit copies the batch again after a restart.
+
+Crash points (T = the T-th batch this worker handles, 1-based): ``mid_transaction:T`` (half the
+batch produced and written), ``before_send_offsets:T`` (all of it written),
+``before_commit:T`` (offsets sent, commit not yet asked), ``at_random_record`` (just before
+producing a record chosen by ``seed`` among the first ``random_within``). In at-least-once mode
+the batch plays the transaction's part.
+
+Status fields: consumed, produced, committed (input records whose progress was committed),
+transaction, transactions_committed, transactions_aborted, last_offset (next input offset
+committed), error, fatal.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, KafkaException, Message, TopicPartition
+
+from ..clients import make_consumer, make_producer
+from ..verify import record_id, record_value
+from .consumer import group_membership
+from .protocol import (CrashPoint, StatusReporter, client_callbacks, describe_kafka_error, random_occurrence,
+                       run_worker)
+
+CALL_TIMEOUT_S = 30.0
+RETRIES_OF_ONE_CALL = 5
+MODES = ("exactly_once", "at_least_once")
+
+
+def main(spec: dict[str, Any], reporter: StatusReporter) -> None:
+    mode = spec.get("mode", "exactly_once")
+    if mode not in MODES:
+        raise ValueError(f"mode={mode!r}: choose one of {', '.join(MODES)}")
+    crash = CrashPoint.parse(spec.get("crash_point"), "pipeline")
+    crash_record = (random_occurrence(int(spec.get("seed", 0)), int(spec.get("random_within", 50)))
+                    if crash and crash.name == "at_random_record" else None)
+    exactly_once = mode == "exactly_once"
+    consumer = make_consumer({
+        **group_membership(spec["group"], spec.get("member", "member-1")),
+        "enable.auto.commit": False,  # progress is committed by this loop only (in the transaction, for EOS)
+        "auto.offset.reset": "earliest",  # a new group starts at the beginning of the input
+        "isolation.level": "read_committed",  # never copy records of aborted upstream transactions
+        **(spec.get("consumer_config") or {}),
+    }, bootstrap_servers=spec["bootstrap"])
+    producer_config: dict[str, Any] = {
+        "enable.idempotence": True,  # no duplicates from the producer's own retries
+        "acks": "all",  # a record counts as written once every in-sync replica has it
+    }
+    if exactly_once:
+        producer_config.update({
+            "transactional.id": spec["transactional_id"],  # a restarted instance fences this one
+            "transaction.timeout.ms": 30000,  # an instance that hangs has its transaction aborted after 30 s
+        })
+    producer_config.update(spec.get("producer_config") or {})
+    producer_config.update(client_callbacks(reporter))
+    producer = make_producer(producer_config, bootstrap_servers=spec["bootstrap"])
+    reporter.update(now=True, mode=mode, consumed=0, produced=0, committed=0, transactions_committed=0,
+                    transactions_aborted=0, last_offset=None, crash_record=crash_record)
+    if exactly_once:
+        reporter.update(now=True, phase="init_transactions")
+        # Fences any older instance with this transactional.id and aborts what it left open.
+        producer.init_transactions(CALL_TIMEOUT_S)
+    consumer.subscribe([spec["input_topic"]])
+    reporter.update(now=True, phase="running")
+
+    loop = _PipelineLoop(spec, reporter, consumer, producer, crash, crash_record)
+    deadline_idle = float(spec.get("idle_exit_s", 5.0))
+    last_batch_at = time.monotonic()
+    while time.monotonic() - last_batch_at < deadline_idle:
+        batch = [m for m in consumer.consume(int(spec.get("records_per_transaction", 10)), timeout=0.5)
+                 if m.error() is None]
+        if not batch:
+            continue
+        last_batch_at = time.monotonic()
+        loop.batches += 1
+        reporter.add(consumed=len(batch))
+        if exactly_once:
+            loop.copy_in_transaction(batch)
+        else:
+            loop.copy_then_commit(batch)
+    reporter.update(now=True, phase="closing")
+    consumer.close()
+
+
+class _PipelineLoop:
+    def __init__(self, spec: dict[str, Any], reporter: StatusReporter, consumer: Any, producer: Any,
+                 crash: CrashPoint | None, crash_record: int | None) -> None:
+        self.output_topic = spec["output_topic"]
+        self.reporter, self.consumer, self.producer = reporter, consumer, producer
+        self.crash, self.crash_record = crash, crash_record
+        self.batches = 0
+        self.records_handled = 0
+
+    def _crash_at(self, name: str) -> None:
+        if self.crash and self.crash.name == name and self.crash.occurrence == self.batches:
+            self.reporter.crash(self.crash)
+
+    def _produce_batch(self, batch: list[Message]) -> None:
+        half = max(1, len(batch) // 2)
+        for position, message in enumerate(batch):
+            if position == half and self.crash and self.crash.name == "mid_transaction" \
+                    and self.crash.occurrence == self.batches:
+                self.producer.flush(CALL_TIMEOUT_S)  # half the copies are in the output log, uncommitted
+                self.reporter.crash(self.crash)
+            self.records_handled += 1
+            if self.crash_record is not None and self.records_handled == self.crash_record:
+                self.reporter.crash(self.crash or "at_random_record", record=self.records_handled)
+            copy = record_value(record_id(message.value()), "copied")  # the "transform"
+            while True:
+                try:
+                    self.producer.produce(self.output_topic, copy, key=message.key())
+                    break
+                except BufferError:
+                    self.producer.poll(0.1)  # the client's queue is full: let it drain
+            self.reporter.add(produced=1)
+            self.producer.poll(0)
+
+    def copy_in_transaction(self, batch: list[Message]) -> None:
+        """One transaction: the copies and the input offsets, committed together or not at all."""
+        try:
+            self.producer.begin_transaction()
+            self.reporter.update(now=True, transaction="open")
+            self._produce_batch(batch)
+            if self.crash and self.crash.name == "before_send_offsets" and self.crash.occurrence == self.batches:
+                self.producer.flush(CALL_TIMEOUT_S)
+                self.reporter.crash(self.crash)
+            # position() is the *next* offset to read (last processed + 1) — exactly what must be
+            # committed; the group metadata lets the broker fence a zombie of an older generation.
+            positions = self.consumer.position(self.consumer.assignment())
+            _retrying(lambda: self.producer.send_offsets_to_transaction(
+                positions, self.consumer.consumer_group_metadata(), CALL_TIMEOUT_S))
+            self._crash_at("before_commit")
+            _retrying(lambda: self.producer.commit_transaction(CALL_TIMEOUT_S))
+        except KafkaException as raised:
+            error = raised.args[0]
+            if error.txn_requires_abort():
+                # Abortable: roll the transaction back, and rewind the consumer to the last
+                # committed offsets so the same input is copied again in the next transaction.
+                self.reporter.update(now=True, transaction="aborting", **describe_kafka_error(error))
+                self.producer.abort_transaction(CALL_TIMEOUT_S)
+                self._rewind_to_committed()
+                self.reporter.add(transactions_aborted=1)
+                self.reporter.update(now=True, transaction="aborted")
+                return
+            # Fatal (fenced by a newer instance, …) or an error with no flag: this producer can do
+            # nothing more. Exit; run_worker reports the error. A new instance will take over.
+            self.producer.poll(0.5)  # serve error_cb, which names the fatal error behind a "_FATAL" answer
+            self.reporter.update(now=True, transaction="failed")
+            raise
+        self.reporter.add(transactions_committed=1, committed=len(batch))
+        self.reporter.update(now=True, transaction="committed", last_offset=_next_offset(positions))
+
+    def copy_then_commit(self, batch: list[Message]) -> None:
+        """At-least-once: write the copies, wait for them, then commit the input offsets."""
+        self._produce_batch(batch)
+        remaining = self.producer.flush(CALL_TIMEOUT_S)
+        if remaining:
+            raise KafkaException(f"{remaining} copies were not acknowledged within {CALL_TIMEOUT_S:.0f} s")
+        self._crash_at("before_send_offsets")
+        self._crash_at("before_commit")
+        offsets = self.consumer.commit(asynchronous=False)
+        self.reporter.add(committed=len(batch))
+        self.reporter.update(now=True, last_offset=_next_offset(offsets or []))
+
+    def _rewind_to_committed(self) -> None:
+        committed = self.consumer.committed(self.consumer.assignment(), timeout=CALL_TIMEOUT_S)
+        for partition in committed:
+            # No committed offset yet: back to the start, as auto.offset.reset=earliest would.
+            target = partition.offset if partition.offset >= 0 else OFFSET_BEGINNING
+            self.consumer.seek(TopicPartition(partition.topic, partition.partition, target))
+
+
+def _next_offset(positions: list[TopicPartition]) -> int | None:
+    valid = [p.offset for p in positions if p.offset >= 0]
+    return max(valid) if valid else None
+
+
+def _retrying(call: Any) -> None:
+    """Retriable errors (a timeout, a coordinator moving): call again, a bounded number of times."""
+    for attempt in range(RETRIES_OF_ONE_CALL):
+        try:
+            call()
+            return
+        except KafkaException as raised:
+            if not raised.args[0].retriable() or attempt == RETRIES_OF_ONE_CALL - 1:
+                raise
+
+
+if __name__ == "__main__":
+    run_worker("pipeline", main)
