@@ -11,9 +11,12 @@ from collections.abc import Sequence
 
 from ..errors import EoslabError
 from . import broker as broker_command
+from . import grade as grade_command
+from . import instructor as instructor_command
+from . import reset as reset_command
 
 # Each subcommand module offers register(subparsers) and sets `handler` on its parser.
-SUBCOMMANDS = [broker_command]
+SUBCOMMANDS = [broker_command, grade_command, instructor_command, reset_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
