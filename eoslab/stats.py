@@ -48,14 +48,14 @@ class PartitionStats:
 
     topic: str
     partition: int
-    high_watermark: int | None        # hi_offset: end of the log, open transactions included
-    last_stable_offset: int | None    # ls_offset: first offset of the oldest open transaction (or the end)
-    low_watermark: int | None         # lo_offset
-    committed_offset: int | None      # the group's committed offset (next record to read)
-    position: int | None              # app_offset: last record handed to the application + 1
-    reported_consumer_lag: int | None  # librdkafka's consumer_lag
-    messages_in_flight: int           # msgs_inflight (producer)
-    messages_queued: int              # msgq_cnt + xmit_msgq_cnt (producer)
+    high_watermark: int | None = None         # hi_offset: end of the log, open transactions included
+    last_stable_offset: int | None = None     # ls_offset: first offset of the oldest open transaction, or the end
+    low_watermark: int | None = None          # lo_offset
+    committed_offset: int | None = None       # the group's committed offset (next record to read)
+    position: int | None = None               # app_offset: last record handed to the application + 1
+    reported_consumer_lag: int | None = None  # librdkafka's consumer_lag
+    messages_in_flight: int = 0               # msgs_inflight (producer)
+    messages_queued: int = 0                  # msgq_cnt + xmit_msgq_cnt (producer)
 
     @property
     def lag_against_lso(self) -> int | None:
@@ -89,8 +89,8 @@ class StatsSnapshot:
 
     client_name: str
     client_type: str                   # "producer" or "consumer"
-    monotonic_us: int                  # ts: librdkafka's monotonic clock, microseconds
-    wall_time_s: int                   # time: seconds since the epoch
+    monotonic_us: int = 0              # ts: librdkafka's monotonic clock, microseconds
+    wall_time_s: int = 0               # time: seconds since the epoch
     # eos block (producers with enable.idempotence or a transactional.id; else the defaults)
     idempotence_state: str | None = None
     idempotence_state_age_ms: int | None = None
