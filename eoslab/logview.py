@@ -70,7 +70,7 @@ class Cell:
         return self.kind != RECORD
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PartitionSnapshot:
     """One partition's log at one moment, and what each isolation level returns from it."""
 
@@ -118,6 +118,10 @@ class PartitionSnapshot:
 
     def _repr_html_(self) -> str:
         return render_html(self)
+
+    def __repr__(self) -> str:
+        return (f"PartitionSnapshot({self.topic!r} [{self.partition}], {len(self.cells)} offsets, "
+                f"lso={self.lso}, high_watermark={self.high_watermark}, source={self.source!r})")
 
     def __str__(self) -> str:
         return render_text(self)
