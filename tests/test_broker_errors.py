@@ -28,10 +28,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port_block
 from eoslab.broker import EmbeddedBroker
 from eoslab.connect import bootstrap
 from eoslab.errors import BrokerUnavailable, EoslabError
+from eoslab.netutil import free_port_block
 
 CLI_TIMEOUT_S = 90.0
 
@@ -119,6 +119,20 @@ def data_dir_of_another_node(_tmp: Path, _env: pytest.MonkeyPatch, _stack: ExitS
         "version=1\ncluster.id=7rE8wQ0ZQ6uWmXJ3kJ9xYg\nnode.id=2\ndirectory.id=Hq2vUe0mSa2wQ5cKjvQy4A\n")
 
 
+def corrupt_jar_after_an_earlier_run(tmp_path: Path, env: pytest.MonkeyPatch, _stack: ExitStack,
+                                     broker: EmbeddedBroker) -> None:
+    # A half-downloaded distribution: the jar is there by name but holds no classes, so the JVM exits
+    # before Kafka logs anything. The quoted line must be this JVM's, not the earlier run's log.
+    libs = tmp_path / "kafka_2.13-4.4.0" / "libs"
+    libs.mkdir(parents=True)
+    (libs / "kafka_2.13-4.4.0.jar").write_bytes(b"not a zip file")
+    env.setenv("KAFKA_HOME", str(libs.parent))
+    data_dir_of_another_node(tmp_path, env, _stack, broker)  # formatted already: the format step is skipped
+    broker.log_dir.mkdir(parents=True)
+    broker.server_log.write_text("[2026-01-01 10:00:00,000] INFO [KafkaRaftServer nodeId=1] Kafka Server started "
+                                 "(kafka.server.KafkaRaftServer)\n")
+
+
 START_FAILURES = [
     StartFailure("no java", no_java, ("no `java` found on PATH", "Java 17", "docker compose up -d kafka")),
     StartFailure("java 8 on PATH", java_8_on_path, ("is Java 8", "needs Java 17 or newer", "JAVA_HOME")),
@@ -132,6 +146,8 @@ START_FAILURES = [
                  ("is in use", "not by the course's broker", "EOSLAB_BROKER_PORT=")),
     StartFailure("jvm exits during start", data_dir_of_another_node,
                  ("the broker exited during start with code 1", "Stored node id 2 doesn't match", "eoslab broker logs")),
+    StartFailure("jvm cannot load the broker", corrupt_jar_after_an_earlier_run,
+                 ("the broker exited during start with code 1", "kafka.Kafka")),
 ]
 
 

@@ -193,7 +193,8 @@ class EmbeddedBroker:
 
     def _launch(self, java_bin: Path, libs: Path) -> subprocess.Popen[bytes]:
         command = [*self._java_command(java_bin, libs, "kafka.Kafka"), str(self.properties_file)]
-        with open(self.jvm_log, "ab") as jvm_output:
+        # This launch's output only: a JVM that dies before logging is quoted, not an earlier run's line.
+        with open(self.jvm_log, "wb") as jvm_output:
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=jvm_output,
                                        stderr=subprocess.STDOUT, cwd=self.state_dir,
                                        start_new_session=True)  # survives the notebook kernel or CLI
@@ -201,10 +202,13 @@ class EmbeddedBroker:
         return process
 
     def _last_problem(self) -> str:
+        # The JVM's own output first: it holds this launch only, and errors from before logging starts.
+        for path in (self.jvm_log, self.server_log):
+            tail = path.read_text(errors="replace").splitlines()[-200:] if path.is_file() else []
+            for line in reversed(tail):
+                if " ERROR " in line or "Exception" in line or line.startswith("Error"):
+                    return line.strip()[:300]
         tail = self.log_tail(200)
-        for line in reversed(tail):
-            if " ERROR " in line or "Exception" in line or line.startswith("Error"):
-                return line.strip()[:300]
         return tail[-1].strip()[:300] if tail else "the log is empty"
 
     @staticmethod
