@@ -30,6 +30,11 @@ from .faults import Counters, FaultState
 from .framing import FramingError, request_scanner, response_scanner
 
 CONNECT_TIMEOUT_S = 5.0
+#: Bytes read per wake-up and buffered per socket before pausing the other side. Large, because the
+#: proxy thread shares the GIL with the notebook's own Python: every wake-up may wait for it (up to
+#: sys.getswitchinterval(), 5 ms), so each one should move a whole produce request (up to ~1 MB).
+READ_SIZE = 1024 * 1024
+WRITE_BUFFER_HIGH = 4 * 1024 * 1024
 #: Requests that get no answer (acks=0 produce) must not grow the table without bound.
 MAX_REMEMBERED_REQUESTS = 4096
 #: Responses held back by a delay, per connection, before the proxy stops reading from the broker.
@@ -47,6 +52,13 @@ class ProxyContext:
     faults: FaultState | None = None
     connections: set[ProxiedConnection] = field(default_factory=set)
     connect_tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+def tune(transport: asyncio.BaseTransport) -> None:
+    """Large reads and write buffers for one socket (see READ_SIZE)."""
+    transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)  # type: ignore[attr-defined]
+    if hasattr(transport, "max_size"):
+        transport.max_size = READ_SIZE  # CPython's selector transport: bytes per recv() (default 256 KiB)
 
 
 class _ReadGate:
@@ -277,6 +289,7 @@ class ClientSide(asyncio.Protocol):
         self.connection: ProxiedConnection | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        tune(transport)
         self.connection = ProxiedConnection(self.context, transport)  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
@@ -304,6 +317,9 @@ class _UpstreamSide(asyncio.Protocol):
 
     def __init__(self, connection: ProxiedConnection) -> None:
         self.connection = connection
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        tune(transport)
 
     def data_received(self, data: bytes) -> None:
         self.connection.on_response_bytes(data)

@@ -42,6 +42,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import psutil
+
 from ..broker.node import _describe_listener
 from ..connect import proxy_addresses
 from ..errors import EoslabError
@@ -213,6 +215,16 @@ class FaultProxy:
         if not self.is_running:
             return {}
         return self._call(lambda: self._faults.describe())
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the proxy's thread has used so far: its cost, whatever the load."""
+        thread = self._thread
+        if thread is None or thread.native_id is None:
+            return 0.0
+        for info in psutil.Process().threads():
+            if info.id == thread.native_id:
+                return info.user_time + info.system_time
+        return 0.0
 
     def counters(self) -> dict[str, Any]:
         """A snapshot: connections, requests_forwarded / responses_forwarded / responses_dropped by API
