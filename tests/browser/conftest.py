@@ -1,0 +1,139 @@
+"""Browser fixtures: JupyterLab on a copy of course/, driven by Debian's Chromium through Playwright.
+
+- ``lab``: one JupyterLab for the session (loopback, free port, random token) on a temporary copy
+  of ``course/`` — running notebooks there never touches the committed ones — with the session
+  broker's environment, so kernels use the test broker; its user-level Jupyter directories are
+  temporary too, while extensions installed in the environment (nbgrader's) load as for a learner.
+- ``browser``: headless Chromium (``/usr/bin/chromium`` or ``EOSLAB_CHROMIUM``); Playwright's own
+  browser download is not used. Missing Chromium skips these tests with the command to install it.
+- ``page``: a fresh browser context per test, at a laptop's screen size; on failure it saves a
+  screenshot; afterwards it shuts down the kernels the test started.
+- ``shoot``: ``shoot(page, "step")`` saves ``artifacts/browser/<test>/<NN>-<step>.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from eoslab.labserver import LabServer, launch_lab, write_lab_settings
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "artifacts" / "browser"
+LAPTOP_SCREEN = {"width": 1366, "height": 768}
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # CI containers run as root, where Chromium's sandbox cannot start
+    "--disable-gpu",
+    "--disable-dev-shm-usage",  # containers often have a 64 MB /dev/shm; Chromium crashes on it
+    # No traffic of its own: without these Chromium keeps trying Google's services on a closed network.
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LAB_SETTINGS = {
+    # Every cell stays in the DOM, so waits and checks see the whole notebook.
+    "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
+    # No "would you like news?" toast over the screenshots, no update check on a closed network.
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+}
+
+
+def chromium_executable() -> str | None:
+    configured = os.environ.get("EOSLAB_CHROMIUM")
+    if configured:
+        return configured
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    executable = chromium_executable()
+    if executable is None:
+        pytest.skip("Chromium is not installed: apt-get install chromium (./dev test does it), "
+                    "or set EOSLAB_CHROMIUM=/path/to/chromium")
+    return executable
+
+
+@pytest.fixture(scope="session")
+def course_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A throwaway copy of course/ for the browser to run."""
+    target = tmp_path_factory.mktemp("browser") / "course"
+    shutil.copytree(REPO / "course", target, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.bak*"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def lab(chromium: str, kafka_bootstrap: str, course_copy: Path,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    home = tmp_path_factory.mktemp("jupyter-home")
+    write_lab_settings(home, LAB_SETTINGS)
+    # os.environ carries the session broker's KAFKA_BOOTSTRAP_SERVERS / EOSLAB_* (tests/conftest.py).
+    server = launch_lab(course_copy, home, timeout_s=120)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: str) -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is missing: ./dev test installs it")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def _artifact_dir(request: pytest.FixtureRequest) -> Path:
+    folder = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    setattr(item, f"report_{report.when}", report)  # the page fixture screenshots failed tests
+    return report
+
+
+@pytest.fixture
+def page(browser: object, lab: LabServer, request: pytest.FixtureRequest) -> Iterator[object]:
+    context = browser.new_context(viewport=LAPTOP_SCREEN)  # type: ignore[attr-defined]
+    context.set_default_timeout(30_000)
+    opened = context.new_page()
+    try:
+        yield opened
+    finally:
+        report = getattr(request.node, "report_call", None)
+        if report is not None and report.failed:
+            opened.screenshot(path=str(_artifact_dir(request) / "failed.png"), full_page=True)
+        context.close()
+        from jupyterlab_page import close_all_sessions  # tests/browser is on sys.path for its tests
+
+        close_all_sessions(lab)
+
+
+@pytest.fixture
+def shoot(request: pytest.FixtureRequest) -> Callable[[object, str], Path]:
+    folder = _artifact_dir(request)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    taken: list[Path] = []
+
+    def take(page: object, step: str) -> Path:
+        path = folder / f"{len(taken) + 1:02d}-{step}.png"
+        page.screenshot(path=str(path))  # type: ignore[attr-defined]
+        taken.append(path)
+        return path
+
+    return take

@@ -1,0 +1,157 @@
+"""Driving one notebook in JupyterLab 4.6 the way a learner does, and judging what it shows.
+
+Guarantees: every wait has a deadline and fails with what the page showed instead; "run all" is
+the Run menu's "Run All Cells"; the outputs are judged from the notebook as JupyterLab saved it
+(File → Save), because in the page a traceback and a stderr stream look alike (both are rendered
+with the mime type ``application/vnd.jupyter.stderr``), while the saved file says which is which.
+
+What counts as an error (the course's policy, also in the README of the browser tests):
+
+- an ``error`` output (a traceback) anywhere is a failure;
+- a code cell that did not run (Run All stops at the first error) is a failure;
+- a ``stderr`` stream in a graded cell (nbgrader ``grade: true``) is a failure, because nbgrader
+  scores such a cell zero;
+- a ``stderr`` stream in any other cell is tolerated (a library warning in a demo) but reported.
+
+Assumptions: JupyterLab 4.6 with notebook windowing off (the browser conftest sets it), so every
+cell is in the DOM. Not covered: the classic Notebook interface, collaborative mode.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from playwright.sync_api import Page
+
+from eoslab.labserver import LabServer
+
+# The notebook shown in the main area (others may be open in background tabs).
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+MERMAID_FIGURE = ".jp-RenderedMermaid"  # JupyterLab 4.6 draws a diagram as <figure><img src="data:image/svg+xml,…">
+MERMAID_FAILED = ".jp-RenderedMermaid.jp-mod-warning"  # shown instead when Mermaid cannot parse the diagram
+
+
+@dataclass
+class OutputVerdict:
+    failures: list[str] = field(default_factory=list)
+    tolerated: list[str] = field(default_factory=list)
+
+
+def judge_outputs(notebook: nbformat.NotebookNode) -> OutputVerdict:
+    """Apply the course's error policy (module docstring) to an executed notebook."""
+    verdict = OutputVerdict()
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        grading = cell.metadata.get("nbgrader", {})
+        label = f"cell {index} ({grading['grade_id']})" if grading.get("grade_id") else f"cell {index}"
+        if cell.get("execution_count") is None:
+            verdict.failures.append(f"{label} did not run")
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                verdict.failures.append(f"{label} raised {output.ename}: {output.evalue}")
+            elif output.output_type == "stream" and output.name == "stderr":
+                line = output.text.strip().splitlines()[0] if output.text.strip() else ""
+                (verdict.failures if grading.get("grade") else verdict.tolerated).append(
+                    f"{label} wrote to stderr: {line[:160]}")
+    return verdict
+
+
+def mermaid_blocks(notebook: nbformat.NotebookNode) -> int:
+    """How many Mermaid diagrams the notebook's Markdown cells hold."""
+    return sum(cell.source.count("```mermaid") for cell in notebook.cells if cell.cell_type == "markdown")
+
+
+def close_all_sessions(lab: LabServer) -> None:
+    """Shut down every kernel session of ``lab`` (so finished tests do not keep kernels running)."""
+    headers = {"Authorization": f"token {lab.token}"}
+    with urllib.request.urlopen(urllib.request.Request(f"{lab.base_url}/api/sessions", headers=headers),
+                                timeout=10) as response:
+        sessions = json.load(response)
+    for session in sessions:
+        request = urllib.request.Request(f"{lab.base_url}/api/sessions/{session['id']}", headers=headers,
+                                         method="DELETE")
+        urllib.request.urlopen(request, timeout=30).close()
+
+
+class NotebookPage:
+    """One notebook of ``lab`` open in ``page``; ``path`` is relative to the server's root_dir."""
+
+    def __init__(self, page: Page, lab: LabServer, path: str) -> None:
+        self.page = page
+        self.lab = lab
+        self.path = path
+
+    @property
+    def file(self) -> Path:
+        return self.lab.root_dir / self.path
+
+    def open(self, timeout_s: float = 90) -> None:
+        """Open the notebook in a fresh workspace and wait until it is the current tab, its kernel idle."""
+        # ?reset: no tabs restored from an earlier test's workspace.
+        self.page.goto(self.lab.url_for(f"lab/tree/{urllib.parse.quote(self.path)}?reset"))
+        self.page.wait_for_function(
+            """([panel, name]) => {
+                const tab = document.querySelector('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current');
+                const status = document.querySelector(panel + ' .jp-Notebook-ExecutionIndicator')?.dataset.status;
+                return tab?.textContent.trim() === name && status === 'idle';
+            }""", arg=[PANEL, Path(self.path).name], timeout=timeout_s * 1000, polling=250)
+
+    def run_all(self, timeout_s: float = 180) -> None:
+        """Run → Run All Cells, then wait until no cell is queued or running and the kernel is idle."""
+        self.page.get_by_role("menuitem", name="Run", exact=True).click()
+        self.page.locator('li[data-command="runmenu:run-all"]').click()
+        # Queued cells show [*] at once; a cell that ran shows [n]; after an error the rest go back to [ ].
+        self.page.wait_for_function(
+            """(panel) => {
+                const root = document.querySelector(panel);
+                if (!root) return false;
+                const status = root.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status;
+                const prompts = [...root.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+                    .map(element => element.textContent.trim());
+                return status === 'idle' && !prompts.some(p => p.startsWith('[*]'))
+                    && prompts.some(p => /^\\[\\d+\\]/.test(p));
+            }""", arg=PANEL, timeout=timeout_s * 1000, polling=500)
+
+    def save(self, timeout_s: float = 30) -> nbformat.NotebookNode:
+        """File → Save (Ctrl+S), wait until the tab is no longer dirty, and return the saved notebook."""
+        self.page.locator(f"{PANEL} .jp-Notebook").click(position={"x": 5, "y": 5})  # focus, not a cell editor
+        self.page.keyboard.press("Control+s")
+        self.page.wait_for_function(
+            "() => !document.querySelector('.lm-TabBar-tab.jp-mod-current.jp-mod-dirty')",
+            timeout=timeout_s * 1000, polling=250)
+        return nbformat.read(self.file, as_version=4)
+
+    def mermaid_problems(self, expected: int, timeout_s: float = 30) -> list[str]:
+        """Wait for ``expected`` rendered Mermaid figures; describe each one that is not an SVG image."""
+        figures = self.page.locator(f"{PANEL} {MERMAID_FIGURE}")
+        deadline = time.monotonic() + timeout_s
+        while figures.count() < expected and time.monotonic() < deadline:
+            self.page.wait_for_timeout(250)  # polling interval; the loop re-checks the count
+        problems = [] if figures.count() >= expected else [f"{figures.count()} of {expected} diagrams rendered"]
+        problems += [f"diagram {n} failed: {text[:200]}"
+                     for n, text in enumerate(self.page.locator(f"{PANEL} {MERMAID_FAILED}").all_inner_texts())]
+        for index, image in enumerate(self.page.locator(f"{PANEL} {MERMAID_FIGURE} img").all()):
+            image.scroll_into_view_if_needed()
+            state = image.evaluate("img => ({complete: img.complete, width: img.naturalWidth, src: img.src})")
+            svg = _svg_of(state["src"])
+            if not (state["complete"] and state["width"] > 0 and "<svg" in svg):
+                problems.append(f"diagram {index} is not a decoded SVG image ({state['width']} px wide)")
+        return problems
+
+
+def _svg_of(src: str) -> str:
+    """The SVG text of a ``data:image/svg+xml`` URL (URL-encoded or base64), else ''."""
+    head, _, body = src.partition(",")
+    if not head.startswith("data:image/svg+xml"):
+        return ""
+    if head.endswith(";base64"):
+        return base64.b64decode(body).decode(errors="replace")
+    return urllib.parse.unquote(body)
