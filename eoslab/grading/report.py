@@ -15,7 +15,10 @@ from pathlib import Path
 
 import nbformat
 
-TIMEOUT_ERROR = "CellTimeoutError"
+# nbgrader records CellTimeoutError; when the kernel's own reply to the interrupt wins the race,
+# the cell shows KeyboardInterrupt instead. Nobody presses Ctrl-C in an autograde run: both mean
+# the cell hit its time limit.
+TIMEOUT_ERRORS = ("CellTimeoutError", "KeyboardInterrupt")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _REASON_CHARS = 160
 
@@ -43,6 +46,7 @@ class GradeReport:
     cells: list[CellScore]
     notes: list[str] = field(default_factory=list)
     feedback: Path | None = None
+    autograded: Path | None = None  # the executed notebook, hidden tests included
 
     @property
     def total(self) -> float:
@@ -78,7 +82,7 @@ def failure_reason(cell: nbformat.NotebookNode, cell_timeout_s: int) -> str:
     """Why a cell failed, in one line; empty if its outputs show no failure."""
     for output in cell.get("outputs", []):
         if output.output_type == "error":
-            if output.ename == TIMEOUT_ERROR:
+            if output.ename in TIMEOUT_ERRORS:
                 return f"timed out after {cell_timeout_s} s (an endless loop, or a wait without a deadline?)"
             return _short(f"{output.ename}: {output.evalue}" if output.evalue else output.ename)
         if output.output_type == "stream" and output.name == "stderr":
@@ -86,12 +90,12 @@ def failure_reason(cell: nbformat.NotebookNode, cell_timeout_s: int) -> str:
     return ""
 
 
-def build_report(assignment: str, student: str, autograded: nbformat.NotebookNode,
+def build_report(assignment: str, student: str, autograded: Path,
                  scores: dict[str, tuple[float | None, float, float | None]], feedback: Path | None,
                  cell_timeout_s: int) -> GradeReport:
     cells: list[CellScore] = []
     notes: list[str] = []
-    for cell in autograded.cells:
+    for cell in nbformat.read(autograded, as_version=4).cells:
         meta = cell.metadata.get("nbgrader", {})
         grade_id = meta.get("grade_id")
         if grade_id in scores:
@@ -108,4 +112,4 @@ def build_report(assignment: str, student: str, autograded: nbformat.NotebookNod
                 notes.append(f"your answer cell {grade_id!r} failed: {reason}")
             elif reason:
                 notes.append(f"answer cell {grade_id!r} is not done yet (NotImplementedError)")
-    return GradeReport(assignment, student, cells, notes, feedback)
+    return GradeReport(assignment, student, cells, notes, feedback, autograded)

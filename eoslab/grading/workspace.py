@@ -70,6 +70,7 @@ class GradingWorkspace:
         course.feedback_directory = "feedback"
         course.db_url = f"sqlite:///{self.directory / 'gradebook.db'}"
         config.Exchange.root = str(self.directory / "exchange")
+        (self.directory / "exchange").mkdir(exist_ok=True)  # nbgrader's API lists it on start-up
         config.NbGraderAPI.log_level = logging.WARNING
         if cell_timeout_s is not None:
             config.Execute.timeout = cell_timeout_s
@@ -122,7 +123,7 @@ class GradingWorkspace:
         with Gradebook(self.config.CourseDirectory.db_url, course_id=self.config.CourseDirectory.course_id) as gradebook:
             submission = gradebook.find_submission_notebook(self.assignment, self.assignment, student)
             scores = {grade.name: (grade.score, grade.max_score, grade.auto_score) for grade in submission.grades}
-        return build_report(self.assignment, student, nbformat.read(autograded, as_version=4), scores,
+        return build_report(self.assignment, student, autograded, scores,
                             feedback if feedback.exists() else None, self.cell_timeout_s)
 
 
