@@ -242,19 +242,20 @@ _CSS = """
 <style>
 .eos-log{font-family:var(--jp-code-font-family,monospace);font-size:12px;color:#222;max-width:100%}
 .eos-log .cells{display:flex;flex-wrap:wrap;gap:3px;margin:6px 0}
-.eos-log .cell{position:relative;width:58px;min-height:54px;border:2px solid #555;border-radius:4px;
+.eos-log .cell{position:relative;width:68px;min-height:54px;border:2px solid #555;border-radius:4px;
   padding:14px 2px 2px 2px;box-sizing:border-box;text-align:center;overflow:hidden}
 .eos-log .off{position:absolute;top:1px;left:3px;font-size:10px;color:#333}
-.eos-log .val{font-weight:bold;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.eos-log .val{font-weight:bold;font-size:11px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .eos-log .txn{font-size:10px}
 .eos-log .aborted{opacity:.55;background-image:repeating-linear-gradient(45deg,transparent 0 5px,rgba(0,0,0,.18) 5px 7px)}
 .eos-log .aborted .val{text-decoration:line-through}
 .eos-log .open{border-style:dashed}
 .eos-log .pending{border-style:dotted}
 .eos-log .marker{background:#263238;color:#fff;border-color:#263238}
+.eos-log .marker .off{color:#ddd}
 .eos-log .marker.abort{background:#8b1e1e;border-color:#8b1e1e}
 .eos-log .marker.unknown{background:#666;border-color:#666}
-.eos-log .next{border:2px dashed #aaa;color:#777;background:#fff}
+.eos-log .next{border:2px dashed #aaa;color:#777;background:#fff;width:84px}
 .eos-log .flag{position:absolute;top:1px;right:2px;font-size:9px;font-weight:bold;padding:0 2px;border-radius:2px}
 .eos-log .flag.lso{background:#1565c0;color:#fff}
 .eos-log .flag.hw{background:#2e7d32;color:#fff}
