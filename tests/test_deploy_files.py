@@ -191,6 +191,13 @@ def test_environment_yml_pins_exactly_the_pyproject_dependencies() -> None:
     assert sorted(pip) == sorted(project["dependencies"])
 
 
+def test_binder_reads_the_root_environment_yml() -> None:
+    # With a binder/ folder, repo2docker reads only binder/ (which also keeps the root Dockerfile, meant
+    # for docker compose, from taking over the Binder build); a symlink shares the one environment.yml.
+    assert (BINDER / "environment.yml").resolve() == (REPO / "environment.yml").resolve()
+    assert not (BINDER / "Dockerfile").exists() and not (BINDER / "requirements.txt").exists()
+
+
 @pytest.mark.parametrize("script", ["postBuild", "start"])
 def test_binder_script_is_executable_bash_that_parses(script: str) -> None:
     path = BINDER / script
