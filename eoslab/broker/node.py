@@ -13,12 +13,15 @@ listen anywhere but 127.0.0.1.
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import shutil
 import signal
 import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,11 +99,41 @@ class EmbeddedBroker:
     # ---- lifecycle ---------------------------------------------------------------------------
 
     def start(self, fresh: bool = False, timeout_s: float = START_TIMEOUT_S, quiet: bool = False) -> bool:
-        """Start the broker and wait until it is ready. Returns False if it was already running."""
-        if self.is_running():
-            if fresh:
-                raise EoslabError(f"the broker in {self.state_dir} is running; `eoslab broker stop` before --fresh")
-            return False
+        """Start the broker and wait until it is ready. Returns False if it was already running.
+
+        Two starters at once (Binder's start script and a notebook's ``bootstrap()``) are
+        serialised by a lock file: the second waits for the first, then finds the broker running.
+        """
+        with self._start_lock(timeout_s):
+            if self.is_running():
+                if fresh:
+                    raise EoslabError(f"the broker in {self.state_dir} is running; `eoslab broker stop` before --fresh")
+                if not wait_until_ready(self.bootstrap, timeout_s, still_starting=self.is_running):
+                    raise EoslabError(f"the broker (pid {self.pid()}) runs but is not ready; "
+                                      f"see `eoslab broker logs` or `eoslab broker restart`")
+                return False
+            return self._start_unlocked(fresh, timeout_s, quiet)
+
+    @contextlib.contextmanager
+    def _start_lock(self, timeout_s: float) -> Iterator[None]:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.state_dir / "start.lock", "w") as lock_file:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise EoslabError(f"another `eoslab broker start` on {self.state_dir} has held its lock for "
+                                          f"{timeout_s:.0f} s; wait for it, or stop it and retry") from None
+                    time.sleep(0.2)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def _start_unlocked(self, fresh: bool, timeout_s: float, quiet: bool) -> bool:
         java_bin = java.find_java()
         libs = jars.find_libs(quiet=quiet)
         self._check_ports_free()
