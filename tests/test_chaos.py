@@ -112,7 +112,36 @@ def test_faults_must_be_bounded_in_time() -> None:
         proxy.reset_connections()
 
 
+def test_an_unused_drop_budget_expires() -> None:
+    """No broker needed: a budget nobody uses ends by itself, so it cannot ambush a later demo."""
+    listen, upstream = proxy_addresses()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with FaultProxy(f"127.0.0.1:{port}", upstream) as proxy:
+        proxy.drop_responses("Produce", count=3, within_s=0.3)
+        assert proxy.active_faults()["drop"]["Produce"]["responses"] == 3
+        wait_for(lambda: proxy.active_faults() == {}, 5, "the drop budget did not expire")
+
+
 # ---- faults against the real broker -----------------------------------------------------------
+
+@pytest.mark.broker
+@pytest.mark.timeout(60)
+def test_large_fetch_responses_cross_the_proxy_intact(fault_proxy: FaultProxy, topic: str) -> None:
+    """A consumer bootstrapped on the proxy reads exactly what a direct one reads (~1 MB fetch responses)."""
+    producer = make_producer({"enable.idempotence": True,  # no duplicates to blur the comparison
+                              "acks": "all", "linger.ms": 20})
+    for record in range(3000):
+        producer.produce(topic, value=record_value(record, "x" * 1000))
+    assert producer.flush(DELIVERY_TIMEOUT_S) == 0
+
+    through_proxy = read_ids(topic, "read_uncommitted", bootstrap_servers=fault_proxy.bootstrap)
+
+    assert through_proxy == read_ids(topic, "read_uncommitted") == list(range(3000))
+    assert fault_proxy.counters()["responses_forwarded"]["Fetch"] >= 1
+
+
 
 @pytest.mark.broker
 @pytest.mark.timeout(90)
@@ -256,6 +285,23 @@ def test_a_partition_heals_by_itself(fault_proxy: FaultProxy, topic: str) -> Non
     wait_for(lambda: fault_proxy.active_faults() == {}, 5, "the partition did not heal")
     assert fault_proxy.counters()["partitions"] == 1
     assert deliver(producer, topic, new_id()) is None
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(60)
+def test_partitioned_block_holds_deliveries_until_it_ends(fault_proxy: FaultProxy, topic: str) -> None:
+    producer = proxied_producer(fault_proxy, **{"enable.idempotence": True,  # the retry after the cut is deduplicated
+                                                "message.timeout.ms": 60000})  # outlasts the block
+    sent = [new_id(), new_id()]
+    assert deliver(producer, topic, sent[0]) is None
+    delivered: list[KafkaError | None] = []
+    with fault_proxy.partitioned(max_s=30):
+        producer.produce(topic, value=record_value(sent[1]), on_delivery=lambda error, _msg: delivered.append(error))
+        producer.poll(1.0)
+        assert delivered == [], "acknowledged through a partition"
+    assert fault_proxy.active_faults() == {}, "the block's end healed the partition"
+    assert producer.flush(DELIVERY_TIMEOUT_S) == 0 and delivered == [None]
+    assert_exactly_once(sent, read_ids(topic, "read_uncommitted"))
 
 
 # ---- life cycle ------------------------------------------------------------------------------
