@@ -41,6 +41,8 @@ def fault_proxy(session_broker: Any) -> Iterator[FaultProxy]:
     proxy = FaultProxy(listen, upstream).start()
     try:
         yield proxy
+        counters = proxy.counters()
+        assert counters["internal_errors"] == 0, counters["last_internal_error"]  # the proxy itself never failed
     finally:
         proxy.stop()
 

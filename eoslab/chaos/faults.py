@@ -46,6 +46,8 @@ class Counters:
     framing_errors: int = 0          # bytes that were not Kafka frames (the connection was cut)
     partitions: int = 0              # partitions begun
     responses_delayed: int = 0       # chunks of responses held back by a delay
+    internal_errors: int = 0         # bugs in the proxy itself (0 unless something is wrong here)
+    last_internal_error: str = ""
     bytes_to_broker: int = 0
     bytes_to_clients: int = 0
     requests_forwarded: dict[int, int] = field(default_factory=dict)
@@ -72,6 +74,8 @@ class Counters:
             "framing_errors": self.framing_errors,
             "partitions": self.partitions,
             "responses_delayed": self.responses_delayed,
+            "internal_errors": self.internal_errors,
+            "last_internal_error": self.last_internal_error,
             "bytes_to_broker": self.bytes_to_broker,
             "bytes_to_clients": self.bytes_to_clients,
             "requests_forwarded": by_name(self.requests_forwarded),
