@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 
+import psutil
+
 from .settings import LOOPBACK
 
 
@@ -31,3 +33,15 @@ def free_port_block(size: int = 4) -> int:
         except OSError:
             continue
     raise RuntimeError("no free block of loopback ports between 29100 and 40000")
+
+
+def describe_listener(port: int) -> str:
+    """' by <name> (pid N)' for whoever listens on ``port``, or '' if the system will not say."""
+    try:
+        for connection in psutil.net_connections(kind="tcp"):
+            if connection.laddr and connection.laddr.port == port and connection.status == psutil.CONN_LISTEN:
+                if connection.pid:
+                    return f" by {psutil.Process(connection.pid).name()} (pid {connection.pid})"
+    except (psutil.Error, OSError):
+        pass
+    return ""

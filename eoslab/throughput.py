@@ -27,7 +27,6 @@ charts live in :mod:`eoslab.benchreport`.
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import struct
 import tempfile
@@ -42,6 +41,7 @@ from confluent_kafka import TopicPartition
 from .clients import create_topics, delete_topics, make_consumer, make_producer, unique_name
 from .connect import configured_bootstrap
 from .errors import EoslabError
+from .netutil import free_port_block
 
 # librdkafka's own defaults, written out so the report states them and nothing drifts silently.
 BATCHING: dict[str, Any] = {
@@ -130,20 +130,6 @@ class LatencyRun:
 
 # ---- broker for the benchmark ---------------------------------------------------------------------
 
-def _free_port_block(size: int = 4) -> int:
-    start = 33000 + (os.getpid() % 1500) * size
-    for base in list(range(start, 40000, size)) + list(range(33000, start, size)):
-        try:
-            for port in range(base, base + size):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise EoslabError("no block of 4 free loopback ports between 33000 and 40000; free some or set "
-                      "KAFKA_BOOTSTRAP_SERVERS to a running broker")
-
-
 @contextmanager
 def benchmark_broker(quiet: bool = True) -> Iterator[str]:
     """The broker named by KAFKA_BOOTSTRAP_SERVERS, else a private one on free ports, stopped after."""
@@ -154,7 +140,7 @@ def benchmark_broker(quiet: bool = True) -> Iterator[str]:
     from .broker import EmbeddedBroker  # only needed when we start our own
 
     with tempfile.TemporaryDirectory(prefix="eoslab-bench-") as state_dir:
-        broker = EmbeddedBroker(state_dir=state_dir, port=_free_port_block())
+        broker = EmbeddedBroker(state_dir=state_dir, port=free_port_block())
         broker.start(quiet=quiet)
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
         try:

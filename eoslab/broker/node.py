@@ -29,6 +29,7 @@ import psutil
 
 from .. import settings
 from ..errors import EoslabError
+from ..netutil import describe_listener
 from ..readiness import wait_until_ready
 from . import jars, java, properties
 
@@ -196,7 +197,7 @@ class EmbeddedBroker:
                 try:
                     probe.bind((settings.LOOPBACK, port))
                 except OSError:
-                    holder = _describe_listener(port)
+                    holder = describe_listener(port)
                     raise EoslabError(
                         f"port {port} on {settings.LOOPBACK} is in use{holder}, not by the course's broker; "
                         f"stop that program, or use other ports: EOSLAB_BROKER_PORT={self.ports.client + 100} "
@@ -255,18 +256,6 @@ class EmbeddedBroker:
             return True
         except psutil.TimeoutExpired:
             return False
-
-
-def _describe_listener(port: int) -> str:
-    """' by <name> (pid N)' for whoever listens on ``port``, or '' if the system will not say."""
-    try:
-        for connection in psutil.net_connections(kind="tcp"):
-            if connection.laddr and connection.laddr.port == port and connection.status == psutil.CONN_LISTEN:
-                if connection.pid:
-                    return f" by {psutil.Process(connection.pid).name()} (pid {connection.pid})"
-    except (psutil.Error, OSError):
-        pass
-    return ""
 
 
 def default_broker() -> EmbeddedBroker:

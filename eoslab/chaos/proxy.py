@@ -50,7 +50,7 @@ from typing import Any, TypeVar
 
 import psutil
 
-from ..broker.node import _describe_listener
+from ..netutil import describe_listener
 from ..connect import proxy_addresses
 from ..errors import EoslabError
 from .connection import ClientSide, ProxyContext
@@ -348,7 +348,7 @@ class FaultProxy:
 
     def _port_in_use_message(self) -> str:
         host, port = self._listen
-        holder = _describe_listener(port)
+        holder = describe_listener(port)
         return (f"port {port} on {host} is in use{holder}, so the fault proxy cannot listen there; the broker "
                 f"sends proxied clients to this port, so free it: call stop() on the other FaultProxy (or "
                 f"restart the kernel that runs it)")
