@@ -29,24 +29,27 @@ from confluent_kafka import KafkaError, TopicPartition
 
 from ..clients import make_consumer
 from ..verify import record_id
-from .protocol import CrashPoint, StatusReporter, describe_kafka_error, run_worker
+from .protocol import CrashPoint, StatusReporter, client_callbacks, describe_kafka_error, run_worker
 
 COMMIT_MODES = ("after_process", "before_process", "none")
 
 
 
-def group_membership(group: str, member: str) -> dict[str, Any]:
+def group_membership(group: str, member: str | None) -> dict[str, Any]:
     """Group plumbing, not the lesson (the caller's config wins over these keys)."""
-    return {
+    config: dict[str, Any] = {
         "group.id": group,
-        # Static membership: a worker restarted after a crash with the same member name takes its
-        # partitions back at once, instead of waiting for the dead member's session to expire.
-        "group.instance.id": f"{group}-{member}",
-        # A member that is gone for good (not restarted) loses its partitions after 6 s (the
-        # broker's minimum) instead of 45 s, so demos with two members take seconds.
+        # A crashed member's partitions go to the next one after 6 s (the broker's minimum)
+        # instead of 45 s, so a crash-and-restart demo takes seconds.
         "session.timeout.ms": 6000,
         "heartbeat.interval.ms": 1000,
     }
+    if member:
+        # Static membership: a restart with the same member name takes the partitions back at
+        # once. Not the default: if the broker is away longer than the session timeout, the
+        # member's own rejoin fences it (a fatal consumer error), so broker-crash demos need dynamic members.
+        config["group.instance.id"] = f"{group}-{member}"
+    return config
 
 
 def main(spec: dict[str, Any], reporter: StatusReporter) -> None:
@@ -61,7 +64,7 @@ def main(spec: dict[str, Any], reporter: StatusReporter) -> None:
         raise ValueError("crash point after_commit_before_process needs commit='before_process'")
     if crash and crash.name == "after_process_before_commit" and commit_mode == "before_process":
         raise ValueError("crash point after_process_before_commit needs commit='after_process' (or 'none')")
-    config = {**group_membership(spec["group"], spec.get("member", "member-1")), **(spec.get("config") or {})}
+    config = {**group_membership(spec["group"], spec.get("member")), **(spec.get("config") or {})}
     reporter.update(now=True, assigned=False, seen=0, processed=0, committed=0, last_offset=None,
                     commit_mode=commit_mode, processed_file=spec["processed_file"])
 
@@ -71,7 +74,7 @@ def main(spec: dict[str, Any], reporter: StatusReporter) -> None:
         assigned_at.append(time.monotonic())
         reporter.update(now=True, assigned=True, partitions=[p.partition for p in partitions])
 
-    consumer = make_consumer(config, bootstrap_servers=spec["bootstrap"])
+    consumer = make_consumer({**config, **client_callbacks(reporter)}, bootstrap_servers=spec["bootstrap"])
     consumer.subscribe([spec["topic"]], on_assign=on_assign)
     reporter.update(now=True, phase="running")
     processed_file = open(spec["processed_file"], "a", encoding="utf-8")  # noqa: SIM115 - open until exit

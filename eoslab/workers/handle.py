@@ -42,6 +42,7 @@ class WorkerStatus:
     alive: bool = True
     paused: bool = False
     phase: str = "starting"  # starting, init_transactions, running, closing, done, crashing, failed, expired
+    step: str | None = None  # pipeline: the transactional call in progress (a stuck worker says where)
     crash_point: str | None = None
     crashed_at: str | None = None
     # producer
@@ -77,7 +78,7 @@ class WorkerStatus:
                   "pipeline": f"consumed {self.consumed}, produced {self.produced}, committed {self.committed}"}
         line = f"{self.kind} pid {self.pid} {state}, {self.phase}: {counts.get(self.kind, '')}"
         if self.transaction != "none":
-            line += f", transaction {self.transaction}"
+            line += f", transaction {self.transaction}" + (f" ({self.step})" if self.step and self.alive else "")
         if self.error:
             line += f"; error: {self.error}" + (" (fatal)" if self.fatal else "")
         return line

@@ -47,7 +47,7 @@ def start_producer(topic: str, count: int, config: dict[str, Any], *, crash_poin
 def start_consumer(topic: str, group: str, config: dict[str, Any], *, commit: str = "after_process",
                    crash_point: str | None = None, bootstrap: str | None = None,
                    processed_file: str | None = None, idle_exit_s: float = 3.0, max_records: int | None = None,
-                   process_delay_s: float = 0.0, member: str = "member-1",
+                   process_delay_s: float = 0.0, member: str | None = None,
                    max_lifetime_s: float = DEFAULT_LIFETIME_S, name: str | None = None) -> Worker:
     """Consume ``topic`` in ``group``, "process" each record (append its id to ``processed_file``)
     and commit per ``commit``: ``"after_process"`` (at-least-once), ``"before_process"``
@@ -55,8 +55,9 @@ def start_consumer(topic: str, group: str, config: dict[str, Any], *, commit: st
     :meth:`Worker.restart`) to count processing across a crash.
 
     Crash points: ``after_process_before_commit:N``, ``after_commit_before_process:N``, ``at_record:N``.
-    ``member`` names the group member (static membership): a restart with the same name takes the
-    partitions back at once; give concurrent consumers of one group different names.
+    ``member`` (optional) makes the worker a static group member of that name: a restart with the
+    same name takes the partitions back at once instead of after the 6 s session timeout; give
+    concurrent consumers of one group different names. Leave it None for broker-crash demos.
     """
     if crash_point and crash_point.startswith("after_commit_before_process") and commit != "before_process":
         raise EoslabError("crash point after_commit_before_process needs commit='before_process'")
@@ -75,13 +76,14 @@ def start_pipeline(input_topic: str, output_topic: str, group: str, transactiona
                    mode: str = "exactly_once", consumer_config: dict[str, Any] | None = None,
                    producer_config: dict[str, Any] | None = None, crash_point: str | None = None,
                    seed: int = 0, random_within: int = 50, records_per_transaction: int = 10,
-                   bootstrap: str | None = None, idle_exit_s: float = 5.0, member: str = "member-1",
+                   process_delay_s: float = 0.0, bootstrap: str | None = None, idle_exit_s: float = 5.0, member: str | None = None,
                    max_lifetime_s: float = DEFAULT_LIFETIME_S, name: str | None = None) -> Worker:
     """Copy ``input_topic`` to ``output_topic``: ``mode="exactly_once"`` (offsets committed in the
     producer's transaction; needs ``transactional_id``) or ``"at_least_once"`` (commit after).
 
     Crash points: ``mid_transaction:T``, ``before_send_offsets:T``, ``before_commit:T``,
     ``at_random_record`` (a record chosen by ``seed`` among the first ``random_within``).
+    ``process_delay_s`` slows the transform down per record, so a demo can strike mid-copy.
     """
     if mode == "exactly_once" and not transactional_id:
         raise EoslabError("an exactly-once pipeline needs a transactional_id, e.g. unique_name('copier')")
@@ -89,6 +91,6 @@ def start_pipeline(input_topic: str, output_topic: str, group: str, transactiona
             "transactional_id": transactional_id, "mode": mode, "consumer_config": consumer_config or {},
             "producer_config": producer_config or {}, "crash_point": _checked(crash_point, "pipeline"),
             "seed": seed, "random_within": random_within, "records_per_transaction": records_per_transaction,
-            "bootstrap": bootstrap or default_bootstrap(), "idle_exit_s": idle_exit_s,
-            "member": member, "max_lifetime_s": max_lifetime_s}
+            "process_delay_s": process_delay_s, "bootstrap": bootstrap or default_bootstrap(),
+            "idle_exit_s": idle_exit_s, "member": member, "max_lifetime_s": max_lifetime_s}
     return Worker("pipeline", spec, name=name or "pipeline")

@@ -38,8 +38,8 @@ from .consumer import group_membership
 from .protocol import (CrashPoint, StatusReporter, client_callbacks, describe_kafka_error, random_occurrence,
                        run_worker)
 
-CALL_TIMEOUT_S = 30.0
-RETRIES_OF_ONE_CALL = 5
+CALL_TIMEOUT_S = 20.0
+RETRIES_OF_ONE_CALL = 3
 MODES = ("exactly_once", "at_least_once")
 
 
@@ -52,11 +52,12 @@ def main(spec: dict[str, Any], reporter: StatusReporter) -> None:
                     if crash and crash.name == "at_random_record" else None)
     exactly_once = mode == "exactly_once"
     consumer = make_consumer({
-        **group_membership(spec["group"], spec.get("member", "member-1")),
+        **group_membership(spec["group"], spec.get("member")),
         "enable.auto.commit": False,  # progress is committed by this loop only (in the transaction, for EOS)
         "auto.offset.reset": "earliest",  # a new group starts at the beginning of the input
         "isolation.level": "read_committed",  # never copy records of aborted upstream transactions
         **(spec.get("consumer_config") or {}),
+        **client_callbacks(reporter),
     }, bootstrap_servers=spec["bootstrap"])
     producer_config: dict[str, Any] = {
         "enable.idempotence": True,  # no duplicates from the producer's own retries
@@ -65,7 +66,9 @@ def main(spec: dict[str, Any], reporter: StatusReporter) -> None:
     if exactly_once:
         producer_config.update({
             "transactional.id": spec["transactional_id"],  # a restarted instance fences this one
-            "transaction.timeout.ms": 30000,  # an instance that hangs has its transaction aborted after 30 s
+            # The coordinator aborts a transaction open longer than this (and fences its producer).
+            # 60 s (the default) outlasts a broker restart on a slow machine (~30 s measured).
+            "transaction.timeout.ms": 60000,
         })
     producer_config.update(spec.get("producer_config") or {})
     producer_config.update(client_callbacks(reporter))
@@ -106,6 +109,7 @@ class _PipelineLoop:
         self.crash, self.crash_record = crash, crash_record
         self.batches = 0
         self.records_handled = 0
+        self.process_delay_s = float(spec.get("process_delay_s", 0.0))
 
     def _crash_at(self, name: str) -> None:
         if self.crash and self.crash.name == name and self.crash.occurrence == self.batches:
@@ -121,6 +125,8 @@ class _PipelineLoop:
             self.records_handled += 1
             if self.crash_record is not None and self.records_handled == self.crash_record:
                 self.reporter.crash(self.crash or "at_random_record", record=self.records_handled)
+            if self.process_delay_s:
+                time.sleep(self.process_delay_s)  # a slow transform, so a demo can strike mid-copy
             copy = record_value(record_id(message.value()), "copied")  # the "transform"
             while True:
                 try:
@@ -143,13 +149,18 @@ class _PipelineLoop:
             # position() is the *next* offset to read (last processed + 1) — exactly what must be
             # committed; the group metadata lets the broker fence a zombie of an older generation.
             positions = self.consumer.position(self.consumer.assignment())
+            self.reporter.update(now=True, step="send_offsets_to_transaction")
             _retrying(lambda: self.producer.send_offsets_to_transaction(
-                positions, self.consumer.consumer_group_metadata(), CALL_TIMEOUT_S))
+                positions, self.consumer.consumer_group_metadata(), CALL_TIMEOUT_S), self.reporter)
             self._crash_at("before_commit")
-            _retrying(lambda: self.producer.commit_transaction(CALL_TIMEOUT_S))
+            self.reporter.update(now=True, step="commit_transaction")
+            _retrying(lambda: self.producer.commit_transaction(CALL_TIMEOUT_S), self.reporter)
+            self.reporter.update(step="consume")
         except KafkaException as raised:
             error = raised.args[0]
-            if error.txn_requires_abort():
+            # Abortable — or retriable but still failing after every retry (a coordinator that
+            # stays away): a transaction that is not committed can always be aborted and redone.
+            if error.txn_requires_abort() or error.retriable():
                 # Abortable: roll the transaction back, and rewind the consumer to the last
                 # committed offsets so the same input is copied again in the next transaction.
                 self.reporter.update(now=True, transaction="aborting", **describe_kafka_error(error))
@@ -191,15 +202,18 @@ def _next_offset(positions: list[TopicPartition]) -> int | None:
     return max(valid) if valid else None
 
 
-def _retrying(call: Any) -> None:
+def _retrying(call: Any, reporter: StatusReporter) -> None:
     """Retriable errors (a timeout, a coordinator moving): call again, a bounded number of times."""
     for attempt in range(RETRIES_OF_ONE_CALL):
         try:
             call()
             return
         except KafkaException as raised:
-            if not raised.args[0].retriable() or attempt == RETRIES_OF_ONE_CALL - 1:
+            error = raised.args[0]
+            if not error.retriable() or attempt == RETRIES_OF_ONE_CALL - 1:
                 raise
+            reporter.add(retries=1)
+            reporter.update(now=True, last_retriable_error=f"{error.name()}: {error.str()}")
 
 
 if __name__ == "__main__":

@@ -166,7 +166,10 @@ def client_callbacks(reporter: StatusReporter) -> dict[str, Any]:
         else:
             reporter.update(last_client_error=f"{error.name()}: {error.str()}")
 
-    return {"error_cb": on_error}
+    # A worker's stderr is captured by the parent and never reaches the notebook, so here the
+    # client may log natively to stderr — at once, even while blocked in a transactional call,
+    # where a Python logger would wait for the next poll(). worker.stderr_tail() shows it.
+    return {"error_cb": on_error, "logger": None}
 
 
 def run_worker(kind: str, main: Callable[[dict[str, Any], StatusReporter], None]) -> None:
