@@ -3,7 +3,9 @@
 - ``lab``: one JupyterLab for the session (loopback, free port, random token) on a temporary copy
   of ``course/`` — running notebooks there never touches the committed ones — with the session
   broker's environment, so kernels use the test broker; its user-level Jupyter directories are
-  temporary too, while extensions installed in the environment (nbgrader's) load as for a learner.
+  temporary too, while what is installed in the environment loads as for a learner: nbgrader's
+  tools as ``scripts/setup-nbgrader-extensions.sh learner`` set them up in the venv (``./dev lab``
+  and ``./dev test`` run it; it takes over a minute, too long to repeat per test session).
 - ``browser``: headless Chromium (``/usr/bin/chromium`` or ``EOSLAB_CHROMIUM``); Playwright's own
   browser download is not used. Missing Chromium skips these tests with the command to install it.
 - ``page``: a fresh browser context per test, at a laptop's screen size; on failure it saves a

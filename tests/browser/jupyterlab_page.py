@@ -93,16 +93,16 @@ class NotebookPage:
     def file(self) -> Path:
         return self.lab.root_dir / self.path
 
-    def open(self, timeout_s: float = 90) -> None:
-        """Open the notebook in a fresh workspace and wait until it is the current tab, its kernel idle."""
+    def open(self, timeout_s: float = 90, wait_for_kernel: bool = True) -> None:
+        """Open the notebook in a fresh workspace; wait until it is the current tab (and its kernel idle)."""
         # ?reset: no tabs restored from an earlier test's workspace.
         self.page.goto(self.lab.url_for(f"lab/tree/{urllib.parse.quote(self.path)}?reset"))
         self.page.wait_for_function(
-            """([panel, name]) => {
+            """([panel, name, waitForKernel]) => {
                 const tab = document.querySelector('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current');
                 const status = document.querySelector(panel + ' .jp-Notebook-ExecutionIndicator')?.dataset.status;
-                return tab?.textContent.trim() === name && status === 'idle';
-            }""", arg=[PANEL, Path(self.path).name], timeout=timeout_s * 1000, polling=250)
+                return tab?.textContent.trim() === name && (status === 'idle' || !waitForKernel);
+            }""", arg=[PANEL, Path(self.path).name, wait_for_kernel], timeout=timeout_s * 1000, polling=250)
 
     def run_all(self, timeout_s: float = 180) -> None:
         """Run → Run All Cells, then wait until no cell is queued or running and the kernel is idle."""
