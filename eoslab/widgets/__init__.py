@@ -1,0 +1,13 @@
+"""Widgets for the course's demos (ipywidgets 8): a failure panel per demo, a broker status panel.
+
+    panel = FailurePanel.for_producer(topic, count=20, variants={
+        "idempotence off": {"enable.idempotence": False, "acks": "all", "retries": 5},
+        "idempotence on": {"enable.idempotence": True}}, faults=["drop_produce_ack", "kill_worker"])
+    panel          # shows it; click "Drop next produce ack", then "Run producer"
+    panel.close()  # stops the workers, the proxy and the refresh thread
+"""
+
+from .broker_status import BrokerStatusPanel
+from .failure_panel import FAULTS, FailurePanel
+
+__all__ = ["FAULTS", "BrokerStatusPanel", "FailurePanel"]
