@@ -80,6 +80,34 @@ class Message(Protocol):
     def value(self) -> bytes | None: ...
 
 
+@dataclass(frozen=True)
+class RecordStub:
+    """A consumed record made by hand (tests, exercises): same methods as a confluent_kafka Message."""
+
+    value_bytes: bytes
+    offset_number: int = 0
+    topic_name: str = "payments"
+    partition_number: int = 0
+
+    def topic(self) -> str:
+        return self.topic_name
+
+    def partition(self) -> int:
+        return self.partition_number
+
+    def offset(self) -> int:
+        return self.offset_number
+
+    def value(self) -> bytes:
+        return self.value_bytes
+
+
+def payment_record(payment_id: int, account: str, amount: int, offset: int = 0, topic: str = "payments",
+                   partition: int = 0) -> RecordStub:
+    """A hand-made record carrying a payment, as if consumed from ``topic`` at ``offset``."""
+    return RecordStub(payment_value(payment_id, account, amount), offset, topic, partition)
+
+
 BeforeCommit = Callable[[], None]
 
 
