@@ -136,8 +136,9 @@ class NotebookPage:
         while figures.count() < expected and time.monotonic() < deadline:
             self.page.wait_for_timeout(250)  # polling interval; the loop re-checks the count
         problems = [] if figures.count() >= expected else [f"{figures.count()} of {expected} diagrams rendered"]
-        problems += [f"diagram {n} failed: {text[:200]}"
-                     for n, text in enumerate(self.page.locator(f"{PANEL} {MERMAID_FAILED}").all_inner_texts())]
+        # A failed diagram shows its source in <summary> and Mermaid's parse error in the <pre> after it.
+        problems += [f"a diagram does not parse: {' | '.join(text.strip().splitlines()[:3])[:300]}"
+                     for text in self.page.locator(f"{PANEL} {MERMAID_FAILED} details > pre").all_text_contents()]
         for index, image in enumerate(self.page.locator(f"{PANEL} {MERMAID_FIGURE} img").all()):
             image.scroll_into_view_if_needed()
             state = image.evaluate("img => ({complete: img.complete, width: img.naturalWidth, src: img.src})")
