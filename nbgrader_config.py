@@ -16,6 +16,7 @@ c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this 
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(ROOT, ".nbgrader")
+os.makedirs(WORK, exist_ok=True)  # SQLite creates the gradebook file, not its folder (fresh clone)
 
 c.CourseDirectory.root = ROOT
 c.CourseDirectory.course_id = "eoslab-exactly-once"
