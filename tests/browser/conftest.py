@@ -20,10 +20,14 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from eoslab.labserver import LabServer, launch_lab, write_lab_settings
+
+if TYPE_CHECKING:  # Playwright may be missing; the fixtures then skip
+    from playwright.sync_api import Browser, Page
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts" / "browser"
@@ -50,7 +54,7 @@ LAB_SETTINGS = {
 def chromium_executable() -> str | None:
     configured = os.environ.get("EOSLAB_CHROMIUM")
     if configured:
-        return configured
+        return configured if os.access(configured, os.X_OK) else None
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -85,7 +89,7 @@ def lab(chromium: str, kafka_bootstrap: str, course_copy: Path,
 
 
 @pytest.fixture(scope="session")
-def browser(chromium: str) -> Iterator[object]:
+def browser(chromium: str) -> Iterator[Browser]:
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is missing: ./dev test installs it")
     with sync_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
@@ -109,8 +113,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture
-def page(browser: object, lab: LabServer, request: pytest.FixtureRequest) -> Iterator[object]:
-    context = browser.new_context(viewport=LAPTOP_SCREEN)  # type: ignore[attr-defined]
+def page(browser: Browser, lab: LabServer, request: pytest.FixtureRequest) -> Iterator[Page]:
+    context = browser.new_context(viewport=LAPTOP_SCREEN)
     context.set_default_timeout(30_000)
     opened = context.new_page()
     try:
@@ -126,15 +130,15 @@ def page(browser: object, lab: LabServer, request: pytest.FixtureRequest) -> Ite
 
 
 @pytest.fixture
-def shoot(request: pytest.FixtureRequest) -> Callable[[object, str], Path]:
+def shoot(request: pytest.FixtureRequest) -> Callable[[Page, str], Path]:
     folder = _artifact_dir(request)
     for old in folder.glob("*.png"):
         old.unlink()
     taken: list[Path] = []
 
-    def take(page: object, step: str) -> Path:
+    def take(page: Page, step: str) -> Path:
         path = folder / f"{len(taken) + 1:02d}-{step}.png"
-        page.screenshot(path=str(path))  # type: ignore[attr-defined]
+        page.screenshot(path=str(path))
         taken.append(path)
         return path
 

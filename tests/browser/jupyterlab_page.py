@@ -5,7 +5,7 @@ the Run menu's "Run All Cells"; the outputs are judged from the notebook as Jupy
 (File → Save), because in the page a traceback and a stderr stream look alike (both are rendered
 with the mime type ``application/vnd.jupyter.stderr``), while the saved file says which is which.
 
-What counts as an error (the course's policy, also in the README of the browser tests):
+What counts as an error (the policy of the browser tests):
 
 - an ``error`` output (a traceback) anywhere is a failure;
 - a code cell that did not run (Run All stops at the first error) is a failure;

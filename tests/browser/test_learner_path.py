@@ -19,15 +19,19 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from jupyterlab_page import MERMAID_FIGURE, NotebookPage, judge_outputs, mermaid_blocks
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from eoslab.labserver import LabServer
+pytest.importorskip("playwright.sync_api", reason="Playwright is missing: ./dev test installs it")
+
+from jupyterlab_page import MERMAID_FIGURE, NotebookPage, judge_outputs, mermaid_blocks  # noqa: E402
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook  # noqa: E402
+from playwright.sync_api import Locator, Page  # noqa: E402
+
+from eoslab.labserver import LabServer  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
 
 REPO = Path(__file__).resolve().parents[2]
-Shoot = Callable[[object, str], Path]
+Shoot = Callable[[Page, str], Path]
 
 
 def solved_learner_copy(course_copy: Path, assignment: str) -> str:
@@ -68,7 +72,7 @@ def harness_notebook(course_copy: Path) -> str:
     return "harness/harness.ipynb"
 
 
-def test_harness_sees_widgets_diagrams_and_errors(lab: LabServer, course_copy: Path, page: object,
+def test_harness_sees_widgets_diagrams_and_errors(lab: LabServer, course_copy: Path, page: Page,
                                                   shoot: Shoot) -> None:
     """The checks below can fail: a traceback and a cell that never ran are reported, a click works."""
     notebook = NotebookPage(page, lab, harness_notebook(course_copy))
@@ -80,13 +84,13 @@ def test_harness_sees_widgets_diagrams_and_errors(lab: LabServer, course_copy: P
     assert verdict.failures == ["cell 3 raised ZeroDivisionError: division by zero", "cell 4 did not run"]
     assert verdict.tolerated == ["cell 2 wrote to stderr: a warning from a library"]
 
-    page.get_by_role("button", name="Click me").click()  # type: ignore[attr-defined]
-    page.locator(".widget-label", has_text=re.compile("^clicked$")).wait_for(timeout=15_000)  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Click me").click()
+    page.locator(".widget-label", has_text=re.compile("^clicked$")).wait_for(timeout=15_000)
     shoot(page, "widget-clicked")
 
 
 def test_orientation_runs_clean_and_validates(lab: LabServer, course_copy: Path,
-                                                                 page: object, shoot: Shoot) -> None:
+                                                                 page: Page, shoot: Shoot) -> None:
     notebook = NotebookPage(page, lab, solved_learner_copy(course_copy, "00-orientation"))
     notebook.open()
     shoot(page, "opened")
@@ -98,36 +102,36 @@ def test_orientation_runs_clean_and_validates(lab: LabServer, course_copy: Path,
     verdict = judge_outputs(notebook.save())
     assert verdict.failures == [], f"errors in the page: {verdict.failures}; tolerated: {verdict.tolerated}"
     assert page.locator(".jupyter-widgets.widget-error, .jupyter-widgets-error-widget").count() == 0, \
-        "a widget failed to render"  # type: ignore[attr-defined]
+        "a widget failed to render"
 
     # nbgrader's Validate, as a learner presses it: the button says "Validating..." until the dialog shows
     # the result of running the saved notebook's graded cells.
-    validate = page.locator(".jp-NotebookPanel-toolbar").get_by_role("button", name="Validate")  # type: ignore[attr-defined]
+    validate = page.locator(".jp-NotebookPanel-toolbar").get_by_role("button", name="Validate")
     assert validate.is_visible(), "nbgrader's Validate button is missing from the notebook toolbar"
     validate.click()
-    dialog = page.locator(".jp-Dialog")  # type: ignore[attr-defined]
+    dialog = page.locator(".jp-Dialog")
     dialog.wait_for(timeout=150_000)
     shoot(page, "validated")
     dialog_text = dialog.inner_text()
-    page.keyboard.press("Escape")  # type: ignore[attr-defined]
+    page.keyboard.press("Escape")
     assert "Success! Your notebook passes all the tests." in dialog_text, f"Validate reported: {dialog_text[:400]}"
 
 
 INSTRUCTOR_ONLY = ("Formgrader", "Create assignment", "Course List")
 
 
-def test_nbgrader_gives_learners_validate_and_a_working_assignment_list(lab: LabServer, page: object,
+def test_nbgrader_gives_learners_validate_and_a_working_assignment_list(lab: LabServer, page: Page,
                                                                         shoot: Shoot) -> None:
     """Learners get Validate and the assignment list (which must not show an error); not the instructor's tools."""
     if not (REPO / "course" / "00-orientation" / "00-orientation.ipynb").exists():
         pytest.skip("course/00-orientation/00-orientation.ipynb does not exist yet")
     notebook = NotebookPage(page, lab, "00-orientation/00-orientation.ipynb")
     notebook.open(wait_for_kernel=False)
-    toolbar = page.locator(".jp-NotebookPanel-toolbar")  # type: ignore[attr-defined]
+    toolbar = page.locator(".jp-NotebookPanel-toolbar")
     assert toolbar.get_by_role("button", name="Validate").is_visible(), "no Validate button in the notebook toolbar"
 
-    page.get_by_role("menuitem", name="Nbgrader", exact=True).click()  # type: ignore[attr-defined]
-    menu_items = page.locator(".lm-Menu .lm-Menu-itemLabel").all_inner_texts()  # type: ignore[attr-defined]
+    page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
+    menu_items = page.locator(".lm-Menu .lm-Menu-itemLabel").all_inner_texts()
     shoot(page, "nbgrader-menu")
     assert "Assignment List" in menu_items, f"the Nbgrader menu lacks the assignment list: {menu_items}"
     shown_to_learners = [item for item in menu_items if item.startswith(INSTRUCTOR_ONLY)]
@@ -135,10 +139,10 @@ def test_nbgrader_gives_learners_validate_and_a_working_assignment_list(lab: Lab
                                      "set up the venv with scripts/setup-nbgrader-extensions.sh learner "
                                      "(./dev lab and ./dev test do)")
 
-    page.get_by_role("menuitem", name="Assignment List").click()  # type: ignore[attr-defined]
-    assignment_list = page.locator("#nbgrader-assignment-list")  # type: ignore[attr-defined]
+    page.get_by_role("menuitem", name="Assignment List").click()
+    assignment_list = page.locator("#nbgrader-assignment-list")
     assignment_list.get_by_text("Released assignments").wait_for(timeout=30_000)
-    page.wait_for_function(  # type: ignore[attr-defined]
+    page.wait_for_function(
         "() => !/Loading/.test(document.querySelector('#nbgrader-assignment-list')?.innerText ?? 'Loading')",
         timeout=30_000, polling=250)
     shoot(page, "assignment-list")
@@ -154,19 +158,19 @@ RUN_FINISHED = re.compile(r"producer run (\d+) \(([^)]*)\): producer pid \d+ exi
 DUPLICATED = re.compile(r"duplicated: (\d+)")
 
 
-def panel_with_drop_ack(page: object) -> object:
+def panel_with_drop_ack(page: Page) -> Locator:
     """The innermost widget box that holds the drop-acknowledgement button (the panel itself)."""
-    button = page.get_by_role("button", name=DROP_ACK, exact=True)  # type: ignore[attr-defined]
-    return page.locator(".widget-vbox").filter(has=button).last  # type: ignore[attr-defined]
+    button = page.get_by_role("button", name=DROP_ACK, exact=True)
+    return page.locator(".widget-vbox").filter(has=button).last
 
 
-def duplicates_after_a_dropped_ack(page: object, panel: object, variant: str, run: int,
+def duplicates_after_a_dropped_ack(page: Page, panel: Locator, variant: str, run: int,
                                    timeout_s: float = 90) -> int:
     """Choose ``variant``, drop the next produce ack, run the producer; the duplicates the panel reports."""
-    panel.locator(".widget-toggle-button", has_text=variant).click()  # type: ignore[attr-defined]
-    panel.get_by_role("button", name=DROP_ACK, exact=True).click()  # type: ignore[attr-defined]
-    panel.get_by_role("button", name="Run producer").click()  # type: ignore[attr-defined]
-    status = panel.locator(".widget-html pre")  # type: ignore[attr-defined]
+    panel.locator(".widget-toggle-button", has_text=variant).click()
+    panel.get_by_role("button", name=DROP_ACK, exact=True).click()
+    panel.get_by_role("button", name="Run producer").click()
+    status = panel.locator(".widget-html pre")
     # Done when this run's producer has exited and the delivery line is no longer "run in progress".
     deadline = time.monotonic() + timeout_s
     text = ""
@@ -174,16 +178,16 @@ def duplicates_after_a_dropped_ack(page: object, panel: object, variant: str, ru
         text = status.inner_text()
         finished = [int(match.group(1)) for match in RUN_FINISHED.finditer(text)]
         if run in finished and "in progress" not in text and DUPLICATED.search(text):
-            return int(DUPLICATED.search(text).group(1))  # type: ignore[union-attr]
-        page.wait_for_timeout(250)  # type: ignore[attr-defined]  # polling interval, re-checks the status
+            return int(DUPLICATED.search(text).group(1))
+        page.wait_for_timeout(250)  # polling interval; the loop re-checks the status
     raise AssertionError(f"run {run} ({variant}) did not finish within {timeout_s:.0f} s; the panel shows:\n{text}")
 
 
-def check_failure_panel(page: object, shoot: Shoot) -> None:
+def check_failure_panel(page: Page, shoot: Shoot) -> None:
     """Without idempotence a dropped ack duplicates a record; with it, none — as the page shows it."""
     panel = panel_with_drop_ack(page)
-    panel.scroll_into_view_if_needed()  # type: ignore[attr-defined]
-    variants = panel.locator(".widget-toggle-button").all_inner_texts()  # type: ignore[attr-defined]
+    panel.scroll_into_view_if_needed()
+    variants = panel.locator(".widget-toggle-button").all_inner_texts()
     unprotected = [label for label in variants if UNPROTECTED.search(label)]
     protected = [label for label in variants if not UNPROTECTED.search(label)]
     assert unprotected and protected, f"the panel's configurations {variants} lack a plain and a protected one"
@@ -194,7 +198,7 @@ def check_failure_panel(page: object, shoot: Shoot) -> None:
     duplicated = duplicates_after_a_dropped_ack(page, panel, protected[0], run=2)
     shoot(page, "panel-with-idempotence")
     assert duplicated == 0, f"with {protected[0]!r} a dropped ack must not duplicate; the panel says {duplicated}"
-    errors = panel.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")  # type: ignore[attr-defined]
+    errors = panel.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert errors.count() == 0, f"the panel shows a traceback: {errors.all_inner_texts()}"
 
 
@@ -215,7 +219,7 @@ def panel_notebook(course_copy: Path) -> str:
 
 
 def test_failure_panel_reports_a_duplicate_only_without_idempotence(lab: LabServer, course_copy: Path,
-                                                                    page: object, shoot: Shoot) -> None:
+                                                                    page: Page, shoot: Shoot) -> None:
     """The panel's buttons work in the page, whatever the lessons do with them."""
     pytest.importorskip("eoslab.widgets", reason="eoslab.widgets is not there yet")
     notebook = NotebookPage(page, lab, panel_notebook(course_copy))
@@ -226,7 +230,7 @@ def test_failure_panel_reports_a_duplicate_only_without_idempotence(lab: LabServ
 
 
 def test_delivery_semantics_runs_clean_and_its_panel_shows_the_duplicate(
-        lab: LabServer, course_copy: Path, page: object, shoot: Shoot) -> None:
+        lab: LabServer, course_copy: Path, page: Page, shoot: Shoot) -> None:
     notebook = NotebookPage(page, lab, solved_learner_copy(course_copy, "01-delivery-semantics"))
     notebook.open()
     assert notebook.mermaid_problems(mermaid_blocks(nbformat.read(notebook.file, as_version=4))) == []
@@ -234,7 +238,7 @@ def test_delivery_semantics_runs_clean_and_its_panel_shows_the_duplicate(
     shoot(page, "ran-all")
     verdict = judge_outputs(notebook.save())
     assert verdict.failures == [], f"errors in the page: {verdict.failures}; tolerated: {verdict.tolerated}"
-    if page.get_by_role("button", name=DROP_ACK, exact=True).count() == 0:  # type: ignore[attr-defined]
+    if page.get_by_role("button", name=DROP_ACK, exact=True).count() == 0:
         pytest.skip(f"01-delivery-semantics has no failure panel with a {DROP_ACK!r} button yet; it ran clean")
     check_failure_panel(page, shoot)
 
@@ -250,11 +254,11 @@ def notebooks_with_diagrams() -> list[str]:
 
 @pytest.mark.parametrize("relative_path", notebooks_with_diagrams() or
                          [pytest.param("none", marks=pytest.mark.skip(reason="no course notebook has a diagram yet"))])
-def test_every_mermaid_diagram_renders_as_svg(lab: LabServer, page: object, shoot: Shoot, relative_path: str) -> None:
+def test_every_mermaid_diagram_renders_as_svg(lab: LabServer, page: Page, shoot: Shoot, relative_path: str) -> None:
     """Opening a notebook draws each of its Mermaid blocks as an SVG image, none as a parse error."""
     notebook = NotebookPage(page, lab, relative_path)
     notebook.open(wait_for_kernel=False)  # Markdown renders without a kernel
     problems = notebook.mermaid_problems(mermaid_blocks(nbformat.read(notebook.file, as_version=4)))
-    page.locator(f"{MERMAID_FIGURE}").first.scroll_into_view_if_needed()  # type: ignore[attr-defined]
+    page.locator(f"{MERMAID_FIGURE}").first.scroll_into_view_if_needed()
     shoot(page, "diagram")
     assert problems == []
