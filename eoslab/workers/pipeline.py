@@ -79,13 +79,21 @@ def main(spec: dict[str, Any], reporter: StatusReporter) -> None:
         reporter.update(now=True, phase="init_transactions")
         # Fences any older instance with this transactional.id and aborts what it left open.
         producer.init_transactions(CALL_TIMEOUT_S)
-    consumer.subscribe([spec["input_topic"]])
+    assigned_at: list[float] = []
+
+    def on_assign(_consumer: Any, partitions: list[TopicPartition]) -> None:
+        assigned_at.append(time.monotonic())
+        reporter.update(now=True, assigned=True, partitions=[p.partition for p in partitions])
+
+    consumer.subscribe([spec["input_topic"]], on_assign=on_assign)
     reporter.update(now=True, phase="running")
 
     loop = _PipelineLoop(spec, reporter, consumer, producer, crash, crash_record)
-    deadline_idle = float(spec.get("idle_exit_s", 5.0))
+    idle_exit_s = float(spec.get("idle_exit_s", 5.0))
     last_batch_at = time.monotonic()
-    while time.monotonic() - last_batch_at < deadline_idle:
+    # Idle time counts from the assignment: after a crash, the group may hand the partitions over
+    # only when the dead member's session expires.
+    while not assigned_at or time.monotonic() - max(last_batch_at, assigned_at[0]) < idle_exit_s:
         batch = [m for m in consumer.consume(int(spec.get("records_per_transaction", 10)), timeout=0.5)
                  if m.error() is None]
         if not batch:
