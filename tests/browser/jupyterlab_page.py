@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 import urllib.parse
 import urllib.request
@@ -106,8 +107,33 @@ class NotebookPage:
 
     def run_all(self, timeout_s: float = 180) -> None:
         """Run → Run All Cells, then wait until no cell is queued or running and the kernel is idle."""
+        self._run_from_menu('li[data-command="runmenu:run-all"]', timeout_s)
+
+    def select_cell(self, index: int) -> None:
+        """Select cell ``index`` (0-based, all cell types) in command mode, as a click on its prompt does."""
+        self.page.locator(f"{PANEL} .jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt").click()
+
+    def run_all_above(self, index: int, timeout_s: float = 180) -> None:
+        """Select cell ``index`` and Run → Run All Above Selected Cell (a learner stopping at that cell)."""
+        self.select_cell(index)
+        self._run_from_menu('li[data-command="notebook:run-all-above"]', timeout_s)
+
+    def run_cell(self, index: int, timeout_s: float = 60) -> None:
+        """Select cell ``index`` and run it (Ctrl+Enter); wait until the kernel is idle again."""
+        self.select_cell(index)
+        self.page.keyboard.press("Control+Enter")
+        prompt = self.page.locator(f"{PANEL} .jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt")
+        deadline = time.monotonic() + timeout_s
+        while not re.match(r"\[\d+\]", prompt.inner_text().strip()) and time.monotonic() < deadline:
+            self.page.wait_for_timeout(250)  # polling interval; the loop re-checks the cell's prompt
+        self._wait_until_idle(max(1.0, deadline - time.monotonic()))
+
+    def _run_from_menu(self, menu_item: str, timeout_s: float) -> None:
         self.page.get_by_role("menuitem", name="Run", exact=True).click()
-        self.page.locator('li[data-command="runmenu:run-all"]').click()
+        self.page.locator(menu_item).click()
+        self._wait_until_idle(timeout_s)
+
+    def _wait_until_idle(self, timeout_s: float) -> None:
         # Queued cells show [*] at once; a cell that ran shows [n]; after an error the rest go back to [ ].
         self.page.wait_for_function(
             """(panel) => {
