@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -100,5 +101,142 @@ def test_broker_status_panel_shows_a_reachable_broker(kafka_bootstrap: str) -> N
         assert kafka_bootstrap in panel.status.value
         panel.check_button.click()
         assert panel.facts["reachable"] is True
+    finally:
+        panel.close()
+
+
+# ---- the panel family: shared proxy, transactional runs, random kills, copier, bookkeeper -------------
+
+def test_a_panel_given_a_proxy_uses_it_and_leaves_it_running(topic: str) -> None:
+    from eoslab.chaos import FaultProxy
+
+    with FaultProxy() as proxy:
+        panel = FailurePanel.for_producer(topic, count=5, variants=VARIANTS, faults=["drop_produce_ack"],
+                                          proxy=proxy)
+        assert panel.proxy is proxy and panel.bootstrap == proxy.bootstrap
+        panel.buttons["drop_produce_ack"].click()
+        panel.variant.value = "idempotence off"
+        panel.run_button.click()
+        panel.workers[-1].wait(60)
+        report = panel.check()
+        assert report is not None and report.extra_copies >= 1, panel.status_text  # the batch the ack was lost for
+        panel.close()
+        assert proxy.is_running, "the notebook's proxy must outlive the panel"
+
+
+def test_a_paused_transactional_run_is_fenced_by_the_next_run(topic: str) -> None:
+    from eoslab.clients import unique_name
+    from eoslab.verify import read_ids
+
+    config = {"transactional.id": unique_name("panel-zombie"),  # every run is an instance of one producer
+              "enable.idempotence": True,  # required by transactions
+              "transaction.timeout.ms": 20000}  # only the successor ends the zombie's transaction
+    panel = FailurePanel.for_producer(topic, count=30, variants={"transactional": config},
+                                      faults=["pause_worker", "resume_worker", "kill_worker"],
+                                      interval_s=0.05, isolation_level="read_committed", records_per_transaction=5)
+    try:
+        panel.run_button.click()
+        zombie = panel.workers[-1]
+        zombie.wait_for(lambda s: s.acked >= 7, 30, "7 records acknowledged")
+        panel.buttons["pause_worker"].click()
+        assert zombie.status.paused
+        panel.run_button.click()  # the successor: same transactional.id, init_transactions fences the zombie
+        successor = panel.workers[-1]
+        successor.wait_for(lambda s: s.transactions_committed >= 1, 30, "the successor's first commit")
+        panel.buttons["resume_worker"].click()
+        fate = zombie.wait_for(lambda s: s.fatal or not s.alive, 30, "the zombie's fate")
+        assert fate.fatal and "FENCED" in (fate.error or "").upper(), fate.describe()
+        successor.wait(60)
+        committed = read_ids(topic, "read_committed")
+        zombie_ids = [record for record in committed if record < 1_000_000]
+        assert zombie_ids and len(zombie_ids) % 5 == 0 and len(zombie_ids) < 30, zombie_ids  # whole transactions
+        assert "fatal" in panel.status_text
+    finally:
+        panel.close()
+
+
+def test_kill_at_a_random_moment_kills_within_a_second(topic: str) -> None:
+    panel = FailurePanel(["kill_at_random_moment"], verify_topic=topic)
+    try:
+        worker = panel.add_worker(start_producer(topic, 10_000, {"enable.idempotence": True}, interval_s=0.01))
+        worker.wait_for(lambda s: s.sent >= 1, 30)
+        panel.buttons["kill_at_random_moment"].click()
+        worker.wait(5)
+        assert worker.status.exit_signal == "SIGKILL"
+    finally:
+        panel.close()
+
+
+def copy_batch(consumer, producer, output_topic, transform, max_records):  # type: ignore[no-untyped-def]
+    """A minimal exactly-once batch (copies and offsets in one transaction), for PipelinePanel."""
+    batch = [message for message in consumer.consume(max_records, timeout=0.5) if message.error() is None]
+    if not batch:
+        return 0
+    producer.begin_transaction()
+    for message in batch:
+        producer.produce(output_topic, transform(message.value()), key=message.key())
+    producer.send_offsets_to_transaction(consumer.position(consumer.assignment()),
+                                         consumer.consumer_group_metadata(), 10)
+    producer.commit_transaction(10)
+    return len(batch)
+
+
+def test_pipeline_panel_killed_and_restarted_copies_exactly_once(kafka_bootstrap: str) -> None:
+    from eoslab.clients import make_producer, temporary_topics
+    from eoslab.verify import record_value
+    from eoslab.widgets import PipelinePanel
+
+    with temporary_topics("panel-copier-in", "panel-copier-out") as (source, target):
+        producer = make_producer({"enable.idempotence": True, "acks": "all"})  # each input id exactly once
+        for number in range(60):
+            producer.produce(source, record_value(number))
+        assert producer.flush(10) == 0
+        panel = PipelinePanel(copy_batch, source, target, 60, transform_delay_s=0.02, max_records=5)
+        try:
+            panel.start_button.click()
+            first = panel.worker
+            assert first is not None
+            first.wait_for(lambda s: s.produced >= 12, 30, "12 copies produced")
+            panel.buttons["kill_worker"].click()
+            assert first.status.exit_signal == "SIGKILL" and panel.kills == 1
+            assert panel.report is None  # a killed copier is not counted as a loss
+            panel.start_button.click()
+            second = panel.worker
+            assert second is not first and second is not None
+            second.wait_for(lambda s: s.produced >= 5, 30, "5 more copies")
+            panel.buttons["kill_at_random_moment"].click()
+            second.wait(5)
+            panel.start_button.click()
+            panel.worker.wait(60)  # drains the input and ends by itself
+            panel.verify_button.click()
+            assert panel.report is not None and panel.report.exactly_once, panel.status_text
+            assert "exactly once" in panel.status_text
+        finally:
+            panel.close()
+            panel.close()
+
+
+@pytest.mark.parametrize(("sink", "duplicated"), [("naive", 5), ("unique_id", 0)])
+def test_db_consumer_panel_crash_then_restart_duplicates_only_without_protection(
+        topic: str, tmp_path: Path, sink: str, duplicated: int) -> None:
+    from eoslab.clients import make_producer
+    from eoslab.sinks import payment_value
+    from eoslab.widgets import DbConsumerPanel
+
+    producer = make_producer({"enable.idempotence": True})  # no duplicates in the input itself
+    for payment_id in range(20):
+        producer.produce(topic, payment_value(payment_id, account="shop", amount=100))
+    assert producer.flush(10) == 0
+    panel = DbConsumerPanel(topic, range(20), tmp_path, crash_after=15, commit_every=10)
+    try:
+        panel.sink.value = sink
+        panel.run_button.click()
+        crashed = panel.workers[-1].wait(30)
+        assert crashed.exit_signal == "SIGKILL" and crashed.crashed_at, crashed.describe()
+        panel.restart_button.click()
+        panel.workers[-1].wait(30)
+        report = panel.check()
+        assert report is not None and report.extra_copies == duplicated and not report.lost, panel.status_text
+        assert f"duplicated: {duplicated} " in panel.status_text
     finally:
         panel.close()

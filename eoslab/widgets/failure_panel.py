@@ -18,6 +18,7 @@ Callbacks are named after their event (``on_drop_produce_ack_clicked``) and run 
 from __future__ import annotations
 
 import html
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from ..workers.broker_faults import BrokerFaultUnavailable, crash_broker, start_
 REFRESH_S = 0.5
 PARTITION_S = 5.0
 DELAY_S = 1.0
+RANDOM_KILL_WITHIN_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ FAULTS: dict[str, Fault] = {
     "partition_5s": Fault(f"Partition {PARTITION_S:.0f} s", "Nothing crosses between clients and broker for "
                           f"{PARTITION_S:.0f} s, then it heals.", True),
     "kill_worker": Fault("Kill worker (SIGKILL)", "The running worker dies at once: no flush, no commit."),
+    "kill_at_random_moment": Fault("Kill at a random moment", f"SIGKILL the running worker at a random "
+                                   f"moment within {RANDOM_KILL_WITHIN_S:.0f} s: you do not choose where it is."),
     "pause_worker": Fault("Pause worker (SIGSTOP)", "Freeze the running worker (a zombie) until resumed."),
     "resume_worker": Fault("Resume worker (SIGCONT)", "Let the paused worker carry on."),
     "broker_crash": Fault("Crash broker (SIGKILL)", "Kill the broker hard, then start it on the same data."),
@@ -64,7 +68,15 @@ class FailurePanel:
     ``verify_topic`` + ``isolation_level``: where delivered records are read when a run ends.
     ``sent_ids``: what counts as sent (default: the ids the panel's producers handed to the client).
     ``received_ids``: override how received ids are found (e.g. a consumer's processed ids).
+
+    Subclasses (:mod:`.pipeline_panel`, :mod:`.db_consumer_panel`) add their own run buttons to
+    :attr:`extra_controls` and share the faults, status, delivery counts, log and ``close()``.
     """
+
+    #: Count deliveries by itself when every worker has ended — also when the last one was killed.
+    #: A panel whose work resumes after a kill (a copier restarted) sets it False: a half-done run
+    #: is not a loss, and the learner asks with a button instead.
+    check_after_kill: bool = True
 
     def __init__(self, faults: list[str], *, title: str = "Failure panel", proxy: Any = None,
                  verify_topic: str | None = None, isolation_level: str = "read_committed",
@@ -118,20 +130,26 @@ class FailurePanel:
     def for_producer(cls, topic: str, count: int, variants: dict[str, dict[str, Any]], *,
                      faults: list[str] | None = None, interval_s: float = 0.05,
                      isolation_level: str = "read_uncommitted", title: str | None = None,
-                     through_proxy: bool = True) -> FailurePanel:
+                     through_proxy: bool = True, proxy: Any = None,
+                     records_per_transaction: int = 10) -> FailurePanel:
         """A panel that runs a producer of ``count`` records (config chosen among ``variants``) through
         the fault proxy, and shows the duplicates and losses of each run when it ends.
 
         ``interval_s`` spaces the records so each travels in its own request: dropping one
         acknowledgement then duplicates exactly one record when retries are not idempotent.
+        ``proxy``: a running :class:`eoslab.chaos.FaultProxy` the notebook already owns (one proxy per
+        broker port); the panel uses it and leaves it running on ``close()``. A variant with a
+        ``transactional.id`` runs transactions of ``records_per_transaction`` records; every run of
+        it is a new instance of the same producer (it fences the previous one).
         """
         panel = cls(faults if faults is not None else ["drop_produce_ack", "kill_worker"],
-                    title=title or f"Producer into {topic}", verify_topic=topic, isolation_level=isolation_level)
+                    title=title or f"Producer into {topic}", verify_topic=topic, isolation_level=isolation_level,
+                    proxy=proxy)
         panel.variant = widgets.ToggleButtons(options=list(variants), description="Config:")
         panel.run_button = widgets.Button(description="Run producer", button_style="primary")
         panel._variants = variants
         panel._producer_args = {"topic": topic, "count": count, "interval_s": interval_s,
-                                "through_proxy": through_proxy}
+                                "through_proxy": through_proxy, "records_per_transaction": records_per_transaction}
         panel._runs = 0
         panel.run_button.on_click(panel._guarded(panel.on_run_clicked))
         panel.extra_controls.children = (panel.variant, panel.run_button)
@@ -158,6 +176,7 @@ class FailurePanel:
         self._runs += 1
         worker = start_producer(args["topic"], args["count"], config, first_id=first_id,
                                 interval_s=args["interval_s"],
+                                records_per_transaction=args["records_per_transaction"],
                                 bootstrap=self.bootstrap if args["through_proxy"] else None,
                                 name=f"producer run {self._runs} ({self.variant.value})")
         self.add_worker(worker)
@@ -185,6 +204,21 @@ class FailurePanel:
         worker = self._running_worker()
         final = worker.kill()
         print(f"{worker.name} killed: {final.describe()}")
+
+    def on_kill_at_random_moment_clicked(self, _button: Any = None) -> None:
+        worker = self._running_worker()
+        delay_s = random.uniform(0.05, RANDOM_KILL_WITHIN_S)
+
+        def strike() -> None:  # a timer thread: it only appends to the log
+            if worker.alive:
+                self.log.append_stdout(f"{worker.name} killed after {delay_s:.2f} s: {worker.kill().describe()}\n")
+            else:
+                self.log.append_stdout(f"{worker.name} had already ended: nothing to kill\n")
+
+        timer = threading.Timer(delay_s, strike)
+        timer.daemon = True
+        timer.start()
+        print(f"a SIGKILL for {worker.name} is coming within {RANDOM_KILL_WITHIN_S:.0f} s …")
 
     def on_pause_worker_clicked(self, _button: Any = None) -> None:
         worker = self._running_worker()
@@ -219,7 +253,7 @@ class FailurePanel:
         with self._lock:
             workers = list(self.workers)
             delivery = self._delivery_line
-        lines = [f"{w.name}: {w.status.describe()}" for w in workers] or ["no worker yet"]
+        lines = [f"{w.name}: {self.describe_worker(w)}" for w in workers] or ["no worker yet"]
         lines.append(delivery)
         if self.proxy is not None and self.proxy.is_running:
             dropped = self.proxy.counters().get("responses_dropped", {})
@@ -227,6 +261,10 @@ class FailurePanel:
         if self._broker_line:
             lines.append(self._broker_line)
         return "\n".join(lines)
+
+    def describe_worker(self, worker: Worker) -> str:
+        """One status line for ``worker`` (subclasses name the counts that matter to their demo)."""
+        return worker.status.describe()
 
     def check(self) -> DeliveryReport | None:
         """Read the topic and count sent / received / duplicated / lost now (blocks a few seconds)."""
@@ -273,6 +311,8 @@ class FailurePanel:
         if self._verified_for == finished:
             return
         self._verified_for = finished
+        if not self.check_after_kill and workers[-1].status.exit_signal is not None:
+            return  # the work resumes after a restart; counting now would call the unfinished part lost
         report = self.check()
         if report is not None:
             self.log.append_stdout(report.summary() + "\n")
