@@ -46,20 +46,3 @@ def test_a_batch_still_being_written_is_left_out(tmp_path: Any) -> None:
     segment = tmp_path / "00000000000000000000.log"
     segment.write_bytes(b"\x00" * 8 + (200).to_bytes(4, "big") + b"\x00" * 60)  # declares more than is there
     assert read_segment(segment) == []
-
-
-@pytest.mark.broker
-@pytest.mark.timeout(60)
-def test_dropped_ack_panel_duplicates_only_without_idempotence(topic: str, capsys: Any) -> None:
-    from eoslab.ackdrop_panel import DroppedAckPanel, send_with_dropped_ack
-    from eoslab.chaos import FaultProxy
-
-    with FaultProxy() as proxy:
-        assert "0 duplicated" not in send_with_dropped_ack(proxy, idempotent=False)
-        assert "5 received: 0 lost, 0 duplicated" in send_with_dropped_ack(proxy, idempotent=True)
-        panel = DroppedAckPanel(proxy)
-        panel._idempotent.value = True
-        capsys.readouterr()
-        panel.on_send_clicked()  # what a click does (outside a kernel the Output widget passes prints through)
-        assert "enable.idempotence=True: 5 sent, 5 received: 0 lost, 0 duplicated" in capsys.readouterr().out
-        panel.close()
