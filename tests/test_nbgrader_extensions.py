@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,16 +54,43 @@ def test_learner_role_has_assignment_list_and_validate_but_no_formgrader(jupyter
         assert re.search(rf"nbgrader\.server_extensions\.{extension} enabled", mine), server
 
 
-def test_instructor_role_has_everything(jupyter_env: dict[str, str]) -> None:
-    environment_level = REPO / ".venv" / "etc" / "jupyter" / "labconfig" / "page_config.json"
-    if environment_level.exists() and json.loads(environment_level.read_text()).get("lockedExtensions"):
-        pytest.skip("this environment is set up for learners (plugins locked at --sys-prefix, which a user-level "
-                    "setting cannot override); an instructor environment runs the script with the instructor role")
-    _run(str(SCRIPT), "learner", env=jupyter_env)
-    _run(str(SCRIPT), "instructor", env=jupyter_env)  # switching back must unlock and re-enable
-    listing = _run(str(JUPYTER), "labextension", "list", env=jupyter_env)
+@pytest.fixture
+def overlay_environment(tmp_path: Path, jupyter_env: dict[str, str]) -> tuple[Path, dict[str, str]]:
+    """A throwaway environment that imports the course's packages but has its own sys.prefix.
+
+    The course's own .venv is set up for learners (plugins locked at --sys-prefix, which no user-level
+    setting can override), so the instructor role is tested where an instructor would run it: in an
+    environment of its own. Building a real one means installing everything again; instead a bare
+    venv sees the course's site-packages through a .pth file and gets copies of the jupyter commands.
+    """
+    overlay = tmp_path / "instructor-env"
+    subprocess.run([sys.base_prefix + "/bin/python3", "-m", "venv", "--without-pip", str(overlay)], check=True,
+                   timeout=120)
+    site_packages = next((overlay / "lib").glob("python3*/site-packages"))
+    course_site = next((REPO / ".venv" / "lib").glob("python3*/site-packages"))
+    (site_packages / "course-packages.pth").write_text(f"{course_site}\n")
+    for command in ("jupyter", "jupyter-labextension", "jupyter-server"):
+        script = (REPO / ".venv" / "bin" / command).read_text().split("\n", 1)[1]
+        target = overlay / "bin" / command
+        target.write_text(f"#!{overlay}/bin/python3\n{script}")
+        target.chmod(0o755)
+    env = {**jupyter_env, "VENV": str(overlay), "EOSLAB_JUPYTER_LEVEL": "sys_prefix",
+           # lab extensions themselves are found in the course's data dir
+           "JUPYTER_PATH": str(REPO / ".venv" / "share" / "jupyter")}
+    return overlay, env
+
+
+def test_instructor_role_has_everything(overlay_environment: tuple[Path, dict[str, str]]) -> None:
+    overlay, env = overlay_environment
+    jupyter = str(overlay / "bin" / "jupyter")
+    _run(str(SCRIPT), "learner", env=env)
+    _run(str(SCRIPT), "instructor", env=env)  # switching back must unlock and re-enable
+    locked = json.loads((overlay / "etc" / "jupyter" / "labconfig" / "page_config.json").read_text())
+    assert not any(locked.get("lockedExtensions", {}).values()), locked
+    jupyter_env = env
+    listing = _run(jupyter, "labextension", "list", env=jupyter_env)
     assert re.search(r"@jupyter/nbgrader v0\.9\.6 enabled OK", listing), listing
     assert "@jupyter/nbgrader:" not in listing.split("Disabled extensions:")[-1] or "Disabled extensions:" not in listing
-    server = _run(str(JUPYTER), "server", "extension", "list", env=jupyter_env)
+    server = _run(jupyter, "server", "extension", "list", env=jupyter_env)
     for extension in ("formgrader", "assignment_list", "validate_assignment", "course_list"):
         assert re.search(rf"nbgrader\.server_extensions\.{extension} enabled", server), server
