@@ -30,6 +30,10 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(WORK, "gradebook.db")
 # The exchange a class shares (release, fetch, submit, collect). A lone learner needs none; a
 # JupyterHub class points EOSLAB_EXCHANGE at a shared directory such as /srv/nbgrader/exchange.
 c.Exchange.root = os.environ.get("EOSLAB_EXCHANGE", os.path.join(WORK, "exchange"))
+try:
+    os.makedirs(c.Exchange.root, exist_ok=True)  # the Assignment List reports an error if it is missing
+except OSError:
+    pass  # a shared class exchange is the administrator's to create
 
 # Kafka cells wait on a real broker (topic creation, transactions, timeouts they demonstrate on
 # purpose), so a cell may take a while; 120 s is far above any cell of a correct solution.

@@ -25,6 +25,13 @@ case "$LEVEL" in
   *) echo "setup-nbgrader-extensions: EOSLAB_JUPYTER_LEVEL must be sys_prefix or user" >&2; exit 2 ;;
 esac
 
+# Each jupyter call costs seconds (about 90 s in all on 2 cores): skip when this role is already set.
+STAMP="$SERVER_CONFIG_DIR/.eoslab-nbgrader-role"
+if [ "$(cat "$STAMP" 2>/dev/null)" = "$ROLE" ]; then
+  echo "nbgrader extensions already set up for the $ROLE role ($LEVEL)."
+  exit 0
+fi
+
 LEARNER_PLUGINS="@jupyter/nbgrader:assignment-list @jupyter/nbgrader:validate-assignment @jupyter/nbgrader:menu"
 INSTRUCTOR_PLUGINS="@jupyter/nbgrader:formgrader @jupyter/nbgrader:create-assignment @jupyter/nbgrader:course-list"
 
@@ -66,4 +73,5 @@ case "$ROLE" in
     ;;
   *) echo "usage: scripts/setup-nbgrader-extensions.sh learner|instructor" >&2; exit 2 ;;
 esac
+echo "$ROLE" > "$STAMP"
 echo "nbgrader extensions set up for the $ROLE role ($LEVEL)."
