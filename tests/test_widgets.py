@@ -17,6 +17,8 @@ VARIANTS = {
         "enable.idempotence": False,  # retries may write a record twice
         "acks": "all",  # wait for the broker's acknowledgement (the one the proxy drops)
         "retries": 5,  # resend what was not acknowledged
+        "linger.ms": 0,  # one record per request even on a loaded machine
+        "max.in.flight.requests.per.connection": 1,  # the cut connection carries no other unanswered request
     },
     "idempotence on": {
         "enable.idempotence": True,  # the broker drops a resent batch it already has
