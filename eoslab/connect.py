@@ -42,17 +42,18 @@ def bootstrap(start: bool = True) -> str:
     return broker.bootstrap
 
 
-def controlled_broker() -> EmbeddedBroker | None:
+def controlled_broker(*, running: bool = True) -> EmbeddedBroker | None:
     """The embedded broker behind the current bootstrap address, if the course runs it.
 
     Faults such as a hard broker restart need a broker the course controls; for another broker
     (docker compose, a shared cluster) this returns None and widgets say so instead of failing.
+    ``running=False`` finds it also while it is down (a crashed broker, to start it again).
     """
     broker = EmbeddedBroker()
     configured = configured_bootstrap()
     if configured and configured not in (broker.bootstrap, f"localhost:{broker.ports.client}"):
         return None
-    return broker if broker.is_running() else None
+    return broker if broker.is_running() or not running else None
 
 
 def proxy_addresses() -> tuple[str, str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from eoslab.broker import EmbeddedBroker
 from eoslab.widgets import BrokerStatusPanel, FailurePanel
 from eoslab.workers import start_producer
 
@@ -240,5 +241,46 @@ def test_db_consumer_panel_crash_then_restart_duplicates_only_without_protection
         report = panel.check()
         assert report is not None and report.extra_copies == duplicated and not report.lost, panel.status_text
         assert f"duplicated: {duplicated} " in panel.status_text
+    finally:
+        panel.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_the_broker_crash_button_kills_the_broker_and_it_comes_back_with_its_data(
+        controlled_broker: EmbeddedBroker, topic: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    import psutil
+
+    from eoslab.clients import make_producer, unique_name
+    from eoslab.readiness import answers_metadata
+    from eoslab.verify import read_ids, record_value
+
+    committed_before = make_producer({
+        "transactional.id": unique_name("before-crash"),  # the record must be committed, not only written
+        "enable.idempotence": True,  # required by transactions
+        "acks": "all",  # acknowledged by the broker before the commit
+    })
+    committed_before.init_transactions(20)
+    committed_before.begin_transaction()
+    committed_before.produce(topic, record_value(7))
+    committed_before.commit_transaction(20)
+    pid_before = controlled_broker.pid()
+    assert pid_before is not None
+    panel = FailurePanel(["broker_crash"])
+    try:
+        panel.buttons["broker_crash"].click()
+        assert not psutil.pid_exists(pid_before), "the button must SIGKILL the broker's JVM"
+        assert f"pid {pid_before}" in capsys.readouterr().out  # the panel's log says which process died
+        deadline = time.monotonic() + 120  # a restart takes 10-30 s; the button restarts in a thread
+        while "broker back on" not in panel.status_text and time.monotonic() < deadline:
+            assert "not available" not in panel.status_text, panel.status_text  # the restart gave up
+            time.sleep(0.5)
+        assert "broker back on" in panel.status_text, panel.status_text
+        pid_after = controlled_broker.pid()
+        assert pid_after is not None and pid_after != pid_before, (pid_before, pid_after)
+        assert answers_metadata(controlled_broker.bootstrap, 10)
+        assert read_ids(topic, "read_committed", timeout_s=30) == [7]  # the data survived the crash
     finally:
         panel.close()

@@ -22,8 +22,9 @@ class BrokerFaultUnavailable(EoslabError):
     """The broker is not one the course runs, so it cannot crash or restart it."""
 
 
-def _broker_or_explain(fault: str) -> EmbeddedBroker:
-    broker = controlled_broker()
+def _broker_or_explain(fault: str, *, may_be_down: bool = False) -> EmbeddedBroker:
+    # A crashed broker is down by definition: starting it again must not require it to run.
+    broker = controlled_broker(running=False) if may_be_down else controlled_broker()
     if broker is None:
         address = configured_bootstrap() or "the default address"
         raise BrokerFaultUnavailable(
@@ -43,7 +44,7 @@ def crash_broker() -> str:
 
 def start_broker(timeout_s: float = RESTART_TIMEOUT_S) -> str:
     """Start the (crashed) broker again on its data; returns when clients can run transactions."""
-    broker = _broker_or_explain("restarting the broker")
+    broker = _broker_or_explain("restarting the broker", may_be_down=True)
     started = time.monotonic()
     broker.start(timeout_s=timeout_s, quiet=True)
     return f"broker back on {broker.bootstrap} after {time.monotonic() - started:.1f} s"
