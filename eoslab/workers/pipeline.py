@@ -9,7 +9,9 @@ exactly once, across crashes of this worker and of the broker, because the consu
 committed *inside* the producer's transaction (``send_offsets_to_transaction``): output and
 progress become visible together or not at all. Assumptions: readers of the output use
 read_committed; every instance uses the same ``transactional_id`` for the same input partitions
-(so a restarted instance fences the old one); the input has no duplicates.
+(so a restarted instance fences the old one); the input has no duplicates. Every transactional
+call has a deadline the client cannot overrun: a call still blocked past it ends the worker with a
+fatal error, and a new instance takes over (its ``init_transactions`` aborts what was left open).
 
 ``mode="at_least_once"`` — for contrast, the seed's loop: poll, produce, flush, *then* commit the
 offsets. A crash after producing and before the commit copies the batch again after a restart.
@@ -27,7 +29,12 @@ committed), error, fatal.
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, Message, TopicPartition
@@ -35,11 +42,13 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaException, Message, TopicPart
 from ..clients import make_consumer, make_producer
 from ..verify import record_id, record_value
 from .consumer import group_membership
-from .protocol import (CrashPoint, StatusReporter, client_callbacks, describe_kafka_error, random_occurrence,
-                       run_worker)
+from .protocol import (EXIT_FATAL_KAFKA_ERROR, CrashPoint, StatusReporter, client_callbacks, describe_kafka_error,
+                       random_occurrence, run_worker)
 
 CALL_TIMEOUT_S = 20.0
 RETRIES_OF_ONE_CALL = 3
+# A transactional call still blocked this long after its own timeout is stuck in the client.
+STUCK_CALL_GRACE_S = 20.0
 MODES = ("exactly_once", "at_least_once")
 
 
@@ -69,6 +78,11 @@ def main(spec: dict[str, Any], reporter: StatusReporter) -> None:
             # The coordinator aborts a transaction open longer than this (and fences its producer).
             # 60 s (the default) outlasts a broker restart on a slow machine (~30 s measured).
             "transaction.timeout.ms": 60000,
+            # No re-bootstrap when every broker is down: one broker, back at the same address,
+            # needs none. librdkafka 2.16's re-bootstrap retires the old broker handle while it is
+            # still cached as the group coordinator; send_offsets_to_transaction then waits for
+            # that dead handle forever, past its own timeout (librdkafka issues 5511 and 5456).
+            "metadata.recovery.strategy": "none",
         })
     producer_config.update(spec.get("producer_config") or {})
     producer_config.update(client_callbacks(reporter))
@@ -168,6 +182,8 @@ class _PipelineLoop:
             error = raised.args[0]
             # Abortable — or retriable but still failing after every retry (a coordinator that
             # stays away): a transaction that is not committed can always be aborted and redone.
+            # E.g. after a broker outage longer than session.timeout.ms the group has dropped this
+            # member, and the offsets are refused (UNKNOWN_MEMBER_ID): abort, rewind, carry on.
             if error.txn_requires_abort() or error.retriable():
                 # Abortable: roll the transaction back, and rewind the consumer to the last
                 # committed offsets so the same input is copied again in the next transaction.
@@ -214,7 +230,8 @@ def _retrying(call: Any, reporter: StatusReporter) -> None:
     """Retriable errors (a timeout, a coordinator moving): call again, a bounded number of times."""
     for attempt in range(RETRIES_OF_ONE_CALL):
         try:
-            call()
+            with _deadline(reporter):
+                call()
             return
         except KafkaException as raised:
             error = raised.args[0]
@@ -222,6 +239,37 @@ def _retrying(call: Any, reporter: StatusReporter) -> None:
                 raise
             reporter.add(retries=1)
             reporter.update(now=True, last_retriable_error=f"{error.name()}: {error.str()}")
+
+
+@contextmanager
+def _deadline(reporter: StatusReporter) -> Iterator[None]:
+    """A deadline the client cannot miss: past it, the worker reports a fatal error and exits.
+
+    A timeout passed to a client call is a request, not a guarantee (librdkafka issue 5456: the
+    timeout of send_offsets_to_transaction is not enforced while it looks for the group
+    coordinator). A call blocked in C cannot be interrupted from Python, and no other thread may
+    abort the transaction under it. The exit is safe, and it is exactly-once's answer to any stuck
+    instance: a new instance with the same transactional.id calls init_transactions, which aborts
+    the transaction left open, and the input is read again from the committed offsets.
+    """
+    limit_s = CALL_TIMEOUT_S + STUCK_CALL_GRACE_S
+
+    def give_up() -> None:
+        step = reporter.get("step", "a transactional call")
+        reporter.update(now=True, phase="failed", transaction="stuck", fatal=True,
+                        error=f"{step} did not return within {limit_s:.0f} s (asked for {CALL_TIMEOUT_S:.0f} s): "
+                              "the client is stuck; the worker exits, start a new instance")
+        sys.stderr.write(f"{step} stuck for {limit_s:.0f} s: exiting\n")
+        sys.stderr.flush()
+        os._exit(EXIT_FATAL_KAFKA_ERROR)
+
+    timer = threading.Timer(limit_s, give_up)
+    timer.daemon = True  # never keeps the worker alive
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 if __name__ == "__main__":
