@@ -21,7 +21,7 @@ from eoslab.broker import EmbeddedBroker
 from eoslab.clients import make_admin, make_consumer, make_producer, unique_name
 from eoslab.errors import EoslabError
 from eoslab.logreader import read_partition
-from eoslab.logview import (ABORT, ABORTED, COMMIT, COMMITTED, MARKER, OPEN, PENDING, READ_COMMITTED,
+from eoslab.logview import (ABORT, ABORTED, COMMIT, COMMITTED, OPEN, PENDING, READ_COMMITTED,
                             READ_UNCOMMITTED, RECORD, TXN_HEADER, abort, commit, drawn_log, record, render_html,
                             render_text)
 
