@@ -23,6 +23,7 @@ last_offset, error.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from confluent_kafka import KafkaError, TopicPartition
@@ -78,22 +79,8 @@ def main(spec: dict[str, Any], reporter: StatusReporter) -> None:
     consumer.subscribe([spec["topic"]], on_assign=on_assign)
     reporter.update(now=True, phase="running")
     processed_file = open(spec["processed_file"], "a", encoding="utf-8")  # noqa: SIM115 - open until exit
-    last_record_at = time.monotonic()
     seen = 0
-    while True:
-        message = consumer.poll(0.2)
-        if message is None:
-            quiet_since = max(last_record_at, assigned_at[0]) if assigned_at else None
-            if quiet_since is not None and time.monotonic() - quiet_since > idle_exit_s:
-                break
-            continue
-        if message.error() is not None:
-            if message.error().code() != KafkaError._PARTITION_EOF:
-                reporter.update(now=True, **describe_kafka_error(message.error()))
-            continue
-        last_record_at = time.monotonic()
-        seen += 1
-        reporter.update(seen=seen, last_offset=message.offset())
+    for seen, message in records_until_idle(consumer, reporter, idle_exit_s, assigned_at):
         if crash and crash.name == "at_record" and seen == crash.occurrence:
             reporter.crash(crash)
         if commit_mode == "before_process":
@@ -117,6 +104,31 @@ def main(spec: dict[str, Any], reporter: StatusReporter) -> None:
     processed_file.close()
     reporter.update(now=True, phase="closing")
     consumer.close()  # leaves the group at once, so the next member need not wait for a timeout
+
+
+def records_until_idle(consumer: Any, reporter: StatusReporter, idle_exit_s: float,
+                       assigned_at: list[float]) -> Iterator[tuple[int, Any]]:
+    """Yield (records seen so far, record) until none arrived for ``idle_exit_s`` after assignment.
+
+    Poll errors are reported in the status (end-of-partition is not an error) and skipped.
+    """
+    last_record_at = time.monotonic()
+    seen = 0
+    while True:
+        message = consumer.poll(0.2)
+        if message is None:
+            quiet_since = max(last_record_at, assigned_at[0]) if assigned_at else None
+            if quiet_since is not None and time.monotonic() - quiet_since > idle_exit_s:
+                return
+            continue
+        if message.error() is not None:
+            if message.error().code() != KafkaError._PARTITION_EOF:
+                reporter.update(now=True, **describe_kafka_error(message.error()))
+            continue
+        last_record_at = time.monotonic()
+        seen += 1
+        reporter.update(seen=seen, last_offset=message.offset())
+        yield seen, message
 
 
 if __name__ == "__main__":

@@ -24,16 +24,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import TopicPartition
 
 from ..clients import make_consumer
 from ..connect import bootstrap as default_bootstrap
 from ..errors import EoslabError
 from ..sinks import SINK_KINDS, open_sink
-from .consumer import group_membership
+from .consumer import group_membership, records_until_idle
 from .handle import Worker
 from .launch import DEFAULT_LIFETIME_S
-from .protocol import CrashPoint, StatusReporter, client_callbacks, describe_kafka_error, run_worker
+from .protocol import CrashPoint, StatusReporter, client_callbacks, run_worker
 
 KIND = "db_consumer"
 DB_CRASH_POINTS = ("after_db_commit_before_offset_commit", "mid_db_transaction")
@@ -100,22 +100,8 @@ def main(spec: dict[str, Any], reporter: StatusReporter) -> None:
     consumer = make_consumer({**config, **client_callbacks(reporter)}, bootstrap_servers=spec["bootstrap"])
     consumer.subscribe([spec["topic"]], on_assign=on_assign)
     reporter.update(now=True, phase="running")
-    last_record_at = time.monotonic()
     seen = 0
-    while True:
-        message = consumer.poll(0.2)
-        if message is None:
-            quiet_since = max(last_record_at, assigned_at[0]) if assigned_at else None
-            if quiet_since is not None and time.monotonic() - quiet_since > idle_exit_s:
-                break
-            continue
-        if message.error() is not None:
-            if message.error().code() != KafkaError._PARTITION_EOF:
-                reporter.update(now=True, **describe_kafka_error(message.error()))
-            continue
-        last_record_at = time.monotonic()
-        seen += 1
-        reporter.update(seen=seen, last_offset=message.offset())
+    for seen, message in records_until_idle(consumer, reporter, idle_exit_s, assigned_at):
 
         def die_mid_transaction(occurrence: int = seen) -> None:
             if crash and crash.name == "mid_db_transaction" and occurrence == crash.occurrence:
