@@ -30,6 +30,7 @@ from pathlib import Path
 
 import nbformat
 from playwright.sync_api import Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from eoslab.labserver import LabServer
 
@@ -129,9 +130,25 @@ class NotebookPage:
         self._wait_until_idle(max(1.0, deadline - time.monotonic()))
 
     def _run_from_menu(self, menu_item: str, timeout_s: float) -> None:
-        self.page.get_by_role("menuitem", name="Run", exact=True).click()
-        self.page.locator(menu_item).click()
+        # Right after a kernel reports idle, JupyterLab can drop a Run command on the floor (seen on a
+        # loaded machine: every prompt still [ ] a minute later). Give the command once more if no cell
+        # started within a few seconds; a cell that did start shows [*] or [n] at once.
+        for _attempt in range(2):
+            self.page.get_by_role("menuitem", name="Run", exact=True).click()
+            self.page.locator(menu_item).click()
+            if self._execution_started(timeout_s=15):
+                break
         self._wait_until_idle(timeout_s)
+
+    def _execution_started(self, timeout_s: float) -> bool:
+        try:
+            self.page.wait_for_function(
+                """(panel) => [...document.querySelectorAll(panel + ' .jp-CodeCell .jp-InputPrompt')]
+                    .some(element => /^\\[(\\*|\\d+)\\]/.test(element.textContent.trim()))""",
+                arg=PANEL, timeout=timeout_s * 1000, polling=250)
+            return True
+        except PlaywrightTimeoutError:
+            return False
 
     def _wait_until_idle(self, timeout_s: float) -> None:
         # Queued cells show [*] at once; a cell that ran shows [n]; after an error the rest go back to [ ].
