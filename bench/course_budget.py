@@ -20,13 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -37,7 +34,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from eoslab.broker import EmbeddedBroker  # noqa: E402
-from eoslab.netutil import free_port, free_port_block  # noqa: E402
+from eoslab.labserver import launch_lab  # noqa: E402
+from eoslab.netutil import free_port_block  # noqa: E402
 
 
 class PeakMemory:
@@ -75,23 +73,6 @@ class PeakMemory:
         self._thread.join(5)
 
 
-def start_jupyterlab(root: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port, token = free_port(), secrets.token_hex(16)
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.root_dir={root}",
-               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", f"--IdentityProvider.token={token}"]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/api/status?token={token}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return server, url
-        except OSError:
-            time.sleep(0.3)
-    server.kill()
-    raise SystemExit("JupyterLab did not answer within 60 s")
-
-
 def run_notebook(path: Path) -> float:
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=180, kernel_name="python3",
@@ -119,8 +100,8 @@ def main() -> int:
             env.update(KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap, EOSLAB_BROKER_PORT=str(broker.ports.client),
                        EOSLAB_STATE_DIR=str(broker.state_dir))
             os.environ.update(env)  # nbclient kernels inherit it
-        lab, _ = start_jupyterlab(REPO / "course", env)
-        roots = [psutil.Process(lab.pid), psutil.Process()]
+        lab = launch_lab(REPO / "course", Path(scratch) / "jupyter", env=env)
+        roots = [psutil.Process(lab.process.pid), psutil.Process()]
         if broker:
             roots.append(psutil.Process(broker.pid()))
         rows = []
@@ -132,8 +113,7 @@ def main() -> int:
                              "peak_rss_mb": round(memory.peak_bytes / 2**20)})
                 print(f"{path.parent.name:32} {seconds:6.1f} s   peak RSS {memory.peak_bytes / 2**20:6.0f} MB", flush=True)
         finally:
-            lab.terminate()
-            lab.wait(20)
+            lab.stop()
             if broker:
                 broker.stop()
     total = sum(row["seconds"] for row in rows)

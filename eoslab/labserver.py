@@ -21,7 +21,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,14 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import EoslabError
+from .netutil import free_port
 from .settings import LOOPBACK
-
-
-def free_port() -> int:
-    """A loopback port that was free a moment ago (the OS picks it)."""
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
 
 
 def isolated_jupyter_env(home: Path) -> dict[str, str]:

@@ -29,7 +29,8 @@ from pathlib import Path
 import pytest
 
 from eoslab.broker import EmbeddedBroker
-from eoslab.labserver import free_port, stop_process_group, wait_until_answers
+from eoslab.labserver import stop_process_group, wait_until_answers
+from eoslab.netutil import free_port
 from eoslab.readiness import wait_until_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
