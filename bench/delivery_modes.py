@@ -4,7 +4,7 @@ Usage (from the repository root, in the course's environment)::
 
     python bench/delivery_modes.py                 # the documented run (a few minutes)
     python bench/delivery_modes.py --quick         # a small check (seconds)
-    python bench/delivery_modes.py --records 50000 --runs 5 --sizes 100,1024
+    python bench/delivery_modes.py --records 100000 --runs 10 --sizes 1024
 
 Uses KAFKA_BOOTSTRAP_SERVERS if set, else starts a private broker on free ports in a temporary
 directory and stops it afterwards. Prints a table; writes JSON and a PNG chart into bench/results/.
@@ -27,7 +27,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      epilog="example: python bench/delivery_modes.py --quick")
-    parser.add_argument("--records", type=int, default=None, help="records per run (default 100000; --quick 2000)")
+    parser.add_argument("--records", type=int, default=None, help="records per run (default 500000; --quick 2000)")
     parser.add_argument("--runs", type=int, default=None, help="rounds over all modes (default 5; --quick 1)")
     parser.add_argument("--sizes", default=None, help="record sizes in bytes, comma separated (default 100,1024)")
     parser.add_argument("--latency-records", type=int, default=None,
@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    records = args.records or (2000 if args.quick else 100_000)
+    records = args.records or (2000 if args.quick else 500_000)
     runs = args.runs or (1 if args.quick else 5)
     sizes = [int(size) for size in (args.sizes or ("100" if args.quick else "100,1024")).split(",")]
     latency_records = args.latency_records or (200 if args.quick else 3000)
@@ -53,11 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     report = benchreport.delivery_report(produce, latency, runs)
     report["settings"].update(records=records, record_sizes=sizes, latency_records=latency_records,
                               wall_time_s=round(time.monotonic() - started, 1))
-    print()
-    print(benchreport.delivery_table(report))
-    json_path = benchreport.write_json(report, args.out / "delivery_modes.json")
-    png_path = benchreport.save_chart(benchreport.plot_delivery(report), args.out / "delivery_modes.png")
-    print(f"\nwrote {json_path} and {png_path} in {report['settings']['wall_time_s']} s")
+    benchreport.publish(report, benchreport.delivery_table(report), benchreport.plot_delivery(report),
+                        args.out, "delivery_modes")
     return 0
 
 

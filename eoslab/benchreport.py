@@ -201,3 +201,12 @@ def save_chart(figure: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     return path
+
+
+def publish(report: dict[str, Any], table: str, figure: Any, out: Path, stem: str) -> None:
+    """What every benchmark script ends with: the table on stdout, then ``<stem>.json`` and ``<stem>.png``."""
+    print()
+    print(table)
+    json_path = write_json(report, out / f"{stem}.json")
+    png_path = save_chart(figure, out / f"{stem}.png")
+    print(f"\nwrote {json_path} and {png_path} in {report['settings']['wall_time_s']} s")

@@ -368,7 +368,7 @@ def measure_pipeline(guarantee: str, commit_interval_ms: int, input_topic: str, 
         if exactly_once:
             producer.begin_transaction()
         _produce_one(producer, output_topic, first.value()[::-1], lambda *_: None)
-        processed = 1
+        processed, committed = 1, 0
         while processed < records:
             if time.perf_counter() > deadline:
                 raise EoslabError(f"the {guarantee} pipeline copied {processed} of {records} records in "
@@ -379,7 +379,11 @@ def measure_pipeline(guarantee: str, commit_interval_ms: int, input_topic: str, 
                 _produce_one(producer, output_topic, message.value()[::-1], lambda *_: None)  # the "transform"
                 processed += 1
             finished = processed >= records
-            if finished or time.perf_counter() - batch_started >= interval_s:
+            due = finished or time.perf_counter() - batch_started >= interval_s
+            if due and processed == committed:
+                batch_started = time.perf_counter()  # nothing new arrived this interval: nothing to commit
+            elif due:
+                committed = processed
                 if exactly_once:
                     producer.send_offsets_to_transaction(consumer.position(consumer.assignment()),
                                                          consumer.consumer_group_metadata(), 30)
@@ -388,7 +392,7 @@ def measure_pipeline(guarantee: str, commit_interval_ms: int, input_topic: str, 
                         producer.begin_transaction()
                 else:
                     producer.flush(30)  # outputs acknowledged first, then offsets: at-least-once
-                    consumer.commit(asynchronous=False)
+                    consumer.commit(offsets=consumer.position(consumer.assignment()), asynchronous=False)
                 batch_started = time.perf_counter()
         seconds = time.perf_counter() - started
     finally:

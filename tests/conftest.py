@@ -19,6 +19,7 @@ from eoslab.broker import EmbeddedBroker
 from eoslab.clients import create_topics, delete_topics, unique_name
 from eoslab.netutil import free_port_block
 from eoslab.readiness import answers_metadata
+from eoslab.workers import Worker
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -67,3 +68,12 @@ def topic(kafka_bootstrap: str) -> Iterator[str]:
     name = create_topics([unique_name("test")])[0]
     yield name
     delete_topics([name])
+
+
+@pytest.fixture
+def workers() -> Iterator[list[Worker]]:
+    """Every worker a test starts is appended here and killed afterwards, pass or fail."""
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        worker.close()

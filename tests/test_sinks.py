@@ -5,7 +5,6 @@ offsets stored in the database. Counted in SQLite and checked with the reference
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,14 +96,6 @@ def test_unknown_sinks_and_crash_points_are_refused(tmp_path: Path) -> None:
 
 
 # ---- the worker, against the real broker ----------------------------------------------------------
-
-@pytest.fixture
-def workers() -> Iterator[list[Worker]]:
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        worker.close()
-
 
 def fill_payments(topic: str, count: int) -> list[int]:
     producer = make_producer({"enable.idempotence": True})  # no duplicates in the input: the verifier's assumption

@@ -25,15 +25,6 @@ CONSUMER_CONFIG = {
 
 
 @pytest.fixture
-def workers() -> Iterator[list[Worker]]:
-    """Every worker a test starts is appended here and killed afterwards, pass or fail."""
-    started: list[Worker] = []
-    yield started
-    for worker in started:
-        worker.close()
-
-
-@pytest.fixture
 def two_topics(kafka_bootstrap: str) -> Iterator[tuple[str, str]]:
     names = create_topics([unique_name("input"), unique_name("output")])
     yield names[0], names[1]
@@ -132,34 +123,25 @@ def test_a_paused_producer_resumed_after_its_successor_started_is_fenced(
     assert read_ids(topic, "read_committed") == list(range(1000, 1005))  # nothing of the zombie's
 
 
-def test_a_consumer_killed_after_processing_before_committing_reprocesses(
-        topic: str, workers: list[Worker]) -> None:
+@pytest.mark.parametrize("commit, crash_point, lost, duplicated", [
+    # commit after processing, killed in between: record 9 is processed again (at-least-once)
+    ("after_process", "after_process_before_commit:10", [], {9: 2}),
+    # commit before processing, killed in between: record 9 is never processed (at-most-once)
+    ("before_process", "after_commit_before_process:10", [9], {}),
+], ids=["commit-after-processing-duplicates", "commit-before-processing-loses"])
+def test_a_consumer_killed_between_processing_and_committing(
+        topic: str, workers: list[Worker], commit: str, crash_point: str,
+        lost: list[int], duplicated: dict[int, int]) -> None:
     sent = fill(topic, 30)
-    group = unique_name("at-least-once")
-    first = start_consumer(topic, group, CONSUMER_CONFIG, commit="after_process",
-                           crash_point="after_process_before_commit:10", idle_exit_s=2)
+    first = start_consumer(topic, unique_name(commit), CONSUMER_CONFIG, commit=commit,
+                           crash_point=crash_point, idle_exit_s=2)
     workers.append(first)
     assert first.wait(30).exit_signal == "SIGKILL"
     second = first.restart()
     workers.append(second)
     assert second.wait(40).phase == "done", second.stderr_tail()
     report = verify(sent, second.processed_ids())
-    assert report.lost == [] and report.duplicated == {9: 2}, report.summary()
-
-
-def test_a_consumer_that_commits_before_processing_loses_a_record_when_killed(
-        topic: str, workers: list[Worker]) -> None:
-    sent = fill(topic, 30)
-    group = unique_name("at-most-once")
-    first = start_consumer(topic, group, CONSUMER_CONFIG, commit="before_process",
-                           crash_point="after_commit_before_process:10", idle_exit_s=2)
-    workers.append(first)
-    assert first.wait(30).exit_signal == "SIGKILL"
-    second = first.restart()
-    workers.append(second)
-    assert second.wait(40).phase == "done", second.stderr_tail()
-    report = verify(sent, second.processed_ids())
-    assert report.lost == [9] and report.duplicated == {}, report.summary()
+    assert report.lost == lost and report.duplicated == duplicated, report.summary()
 
 
 @pytest.mark.parametrize("crash_point", ["mid_transaction:2", "before_send_offsets:2", "before_commit:2",
