@@ -2,11 +2,14 @@
 
 The version is named once, in ``pom.xml`` beside this file. The jars of one version are cached in
 ``<cache dir>/kafka-<version>/libs`` and reused offline; a folder is only trusted once a marker file
-says the download finished, so an interrupted fetch is retried rather than half-used.
+says the download finished, so an interrupted fetch is retried rather than half-used. The marker
+names the pom's digest: when the pom gains a jar (as it did for Kafka's transaction tool), the cache
+is fetched again where Maven is available, and the old jars keep serving the broker where it is not.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -37,6 +40,20 @@ def cached_libs_dir(version: str = KAFKA_VERSION) -> Path:
     return settings.cache_dir() / f"kafka-{version}" / "libs"
 
 
+def _marker_text() -> str:
+    return f"{KAFKA_VERSION} {hashlib.sha256(POM.read_bytes()).hexdigest()[:16]}\n"
+
+
+def _cache_is_current(libs: Path) -> bool:
+    marker = libs / _COMPLETE_MARKER
+    return marker.is_file() and marker.read_text() == _marker_text()
+
+
+def _cache_is_usable(libs: Path) -> bool:
+    """Fetched completely, perhaps from an older pom: enough to run the broker."""
+    return (libs / _COMPLETE_MARKER).is_file() and any(libs.glob("kafka_2.13-*.jar"))
+
+
 def _three_ways_out() -> str:
     return (
         "install Java 17 and Maven (`apt-get install openjdk-17-jdk-headless maven`) so the jars can be "
@@ -57,8 +74,10 @@ def find_libs(fetch: bool = True, quiet: bool = False) -> Path:
             )
         return libs
     libs = cached_libs_dir()
-    if (libs / _COMPLETE_MARKER).is_file():
+    if _cache_is_current(libs):
         return libs
+    if _cache_is_usable(libs) and (not fetch or not shutil.which("mvn")):
+        return libs  # an older pom's jars: the broker runs; only newer extras (the tool jar) are missing
     if not fetch:
         raise EoslabError(f"the Kafka {KAFKA_VERSION} jars are not in {libs}; run `eoslab broker fetch`")
     return fetch_libs(quiet=quiet)
@@ -67,7 +86,7 @@ def find_libs(fetch: bool = True, quiet: bool = False) -> Path:
 def fetch_libs(quiet: bool = False) -> Path:
     """Download the broker's jars from Maven Central into the cache (once per version)."""
     libs = cached_libs_dir()
-    if (libs / _COMPLETE_MARKER).is_file():
+    if _cache_is_current(libs):
         return libs
     mvn = shutil.which("mvn")
     if not mvn:
@@ -90,7 +109,7 @@ def fetch_libs(quiet: bool = False) -> Path:
         last = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["(no output)"]
         raise EoslabError(f"Maven could not fetch the Kafka jars ({last[0][:200]}); "
                           f"check the network to Maven Central and retry, or {_three_ways_out()}")
-    (staging / _COMPLETE_MARKER).write_text(KAFKA_VERSION + "\n")
+    (staging / _COMPLETE_MARKER).write_text(_marker_text())
     if libs.exists():
         shutil.rmtree(libs)
     staging.rename(libs)

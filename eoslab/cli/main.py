@@ -14,9 +14,10 @@ from . import broker as broker_command
 from . import grade as grade_command
 from . import instructor as instructor_command
 from . import reset as reset_command
+from . import transactions as transactions_command
 
 # Each subcommand module offers register(subparsers) and sets `handler` on its parser.
-SUBCOMMANDS = [broker_command, grade_command, instructor_command, reset_command]
+SUBCOMMANDS = [broker_command, grade_command, instructor_command, reset_command, transactions_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
