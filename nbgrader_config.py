@@ -48,6 +48,22 @@ c.Execute.error_on_timeout = {
     "traceback": ["CellTimeoutError: the cell ran longer than the time limit and was interrupted"],
 }
 
-# What a learner sees in place of a solution.
+# What a learner sees in place of a solution: nbgrader's stub, except in answer cells that define
+# placeholders (`answer = ...`), which get a comment only so Run All goes on (eoslab/grading/stubs.py).
+from eoslab.grading.stubs import generate_preprocessors  # noqa: E402
+
+c.GenerateAssignment.preprocessors = generate_preprocessors()
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Feedback a class releases to learners shows no hidden test and no traceback that quotes one
+# (eoslab/grading/classfeedback.py); the autograded notebooks keep everything for the instructor.
+from eoslab.grading.classfeedback import feedback_preprocessors  # noqa: E402
+
+c.GenerateFeedback.preprocessors = feedback_preprocessors()
+
+# Code cells tagged `demo` (a panel, a picture, a fault shown both ways) are not run when grading
+# (eoslab/grading/demos.py, which also holds the check that no graded cell needs one).
+from eoslab.grading.demos import autograde_preprocessors  # noqa: E402
+
+c.Autograde.autograde_preprocessors = autograde_preprocessors()

@@ -2,8 +2,9 @@
 
 Usage (from the repository root, in the course's environment)::
 
-    python bench/broker_startup.py            # 3 runs
+    python bench/broker_startup.py            # 3 runs with AppCDS, 3 without, alternating
     python bench/broker_startup.py --runs 5
+    python bench/broker_startup.py --appcds on   # only with the archive (off: only without)
 
 Each run uses its own free loopback ports and a new temporary state dir, and measures:
 
@@ -13,6 +14,11 @@ Each run uses its own free loopback ports and a new temporary state dir, and mea
 - **graceful stop**, then **restart on existing data**: ``start()`` again on the same data dir;
 - **peak RSS** of the broker JVM: psutil samples every 50 ms during each start and the workload, and
   the kernel's own high-water mark (VmHWM, Linux) read just before each stop.
+
+Each run is made twice, alternately: **without AppCDS** (``EOSLAB_APPCDS=0``: the JVM loads every
+class from the jars, as before issue 18) and **with AppCDS** (eoslab/broker/appcds.py: the archive
+is made once, by a warm-up start and clean stop, before the first such run, so every run with it
+measures the steady state a learner sees from the second start on).
 
 Assumptions: nothing else is measured at the same time, but the machine may be shared, so the
 table shows median, min and max. The JVM heap is capped by eoslab/broker/properties.py (JVM_HEAP);
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import tempfile
 import threading
@@ -35,12 +42,12 @@ from typing import Any
 import psutil
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from eoslab import benchreport
-from eoslab.broker import EmbeddedBroker
+from eoslab.observe import benchreport
+from eoslab.broker import EmbeddedBroker, appcds
 from eoslab.broker.properties import JVM_HEAP
-from eoslab.clients import create_topics, make_consumer, make_producer, unique_name
+from eoslab.kafka.clients import create_topics, make_consumer, make_producer, unique_name
 from eoslab.errors import EoslabError
-from eoslab.netutil import free_port_block
+from eoslab.broker.netutil import free_port_block
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLE_INTERVAL_S = 0.05
@@ -95,16 +102,36 @@ def kernel_high_water_mark(pid: int | None) -> int | None:
     return None
 
 
+def cpu_seconds(broker: EmbeddedBroker, children_before: float) -> float:
+    """CPU time (user + system) spent on the start: the broker JVM's so far, plus the short JVMs
+    this process waited for meanwhile (storage format, ``java -version``, the AppCDS check). Unlike
+    wall time, it hardly depends on what else the machine runs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        times = psutil.Process(broker.pid()).cpu_times()
+        jvm = times.user + times.system
+    except (psutil.Error, TypeError, ValueError):
+        jvm = 0.0
+    return jvm + usage.ru_utime + usage.ru_stime - children_before
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed_start(broker: EmbeddedBroker) -> tuple[float, float, int]:
     """Seconds from ``start()`` to its return (ready) and to the JVM's launch, and the peak RSS meanwhile.
 
     The launch comes after the Java version check and, on a fresh data dir, the storage format (a
     JVM of its own), so fresh minus existing launch time is roughly the cost of formatting.
     """
+    before = children_cpu()
     with PeakRssSampler(broker) as sampler:
         started = time.monotonic()
         broker.start(quiet=True)
         elapsed = time.monotonic() - started
+    broker.cpu_to_ready_s = cpu_seconds(broker, before)  # type: ignore[attr-defined]
     return elapsed, sampler.jvm_seen_after_s or elapsed, sampler.peak
 
 
@@ -153,6 +180,7 @@ def one_run(number: int) -> dict[str, Any]:
         broker = EmbeddedBroker(state_dir=state_dir, port=free_port_block())
         try:
             fresh_s, fresh_launch_s, fresh_peak = timed_start(broker)
+            fresh_cpu = broker.cpu_to_ready_s  # type: ignore[attr-defined]
             with PeakRssSampler(broker) as sampler:
                 workload_s = transactional_workload(broker.bootstrap)
             first_hwm = kernel_high_water_mark(broker.pid())
@@ -160,6 +188,7 @@ def one_run(number: int) -> dict[str, Any]:
             broker.stop()
             stop_s = time.monotonic() - stop_started
             existing_s, existing_launch_s, existing_peak = timed_start(broker)
+            existing_cpu = broker.cpu_to_ready_s  # type: ignore[attr-defined]
             second_hwm = kernel_high_water_mark(broker.pid())
         finally:
             broker.stop()
@@ -167,6 +196,8 @@ def one_run(number: int) -> dict[str, Any]:
         "run": number,
         "fresh_start_s": round(fresh_s, 2),
         "existing_start_s": round(existing_s, 2),
+        "fresh_cpu_to_ready_s": round(fresh_cpu, 2),
+        "existing_cpu_to_ready_s": round(existing_cpu, 2),
         "fresh_jvm_launched_after_s": round(fresh_launch_s, 2),
         "existing_jvm_launched_after_s": round(existing_launch_s, 2),
         "graceful_stop_s": round(stop_s, 2),
@@ -178,9 +209,33 @@ def one_run(number: int) -> dict[str, Any]:
         "kernel_peak_rss_mb": round(max(first_hwm or 0, second_hwm or 0) / MB, 1) or None,
         "load_average_1min": round(os.getloadavg()[0], 2),  # the machine may be shared: context for the times
     }
-    print(f"run {number}: fresh {run['fresh_start_s']} s, existing {run['existing_start_s']} s, "
+    print(f"run {number}: fresh {run['fresh_start_s']} s ({run['fresh_cpu_to_ready_s']} s CPU), existing "
+          f"{run['existing_start_s']} s ({run['existing_cpu_to_ready_s']} s CPU), "
           f"peak RSS {run['peak_rss_sampled_mb']} MB (kernel {run['kernel_peak_rss_mb']} MB)", flush=True)
     return run
+
+
+def prepare_archive() -> None:
+    """Start and cleanly stop a broker once, so the AppCDS archive exists (a no-op if it does)."""
+    with tempfile.TemporaryDirectory(prefix="eoslab-bench-startup-") as state_dir:
+        broker = EmbeddedBroker(state_dir=state_dir, port=free_port_block())
+        try:
+            broker.start(quiet=True)
+        finally:
+            broker.stop()
+
+
+def run_variant(number: int, failures: list[str], use_appcds: bool) -> dict[str, Any]:
+    saved = os.environ.get(appcds.ENV_SWITCH)
+    os.environ[appcds.ENV_SWITCH] = "1" if use_appcds else "0"
+    try:
+        print(f"{'with' if use_appcds else 'without'} AppCDS:", end=" ", flush=True)
+        return {**run_with_one_retry(number, failures), "appcds": use_appcds}
+    finally:
+        if saved is None:
+            os.environ.pop(appcds.ENV_SWITCH, None)
+        else:
+            os.environ[appcds.ENV_SWITCH] = saved
 
 
 def run_with_one_retry(number: int, failures: list[str]) -> dict[str, Any]:
@@ -198,7 +253,7 @@ def run_with_one_retry(number: int, failures: list[str]) -> dict[str, Any]:
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    keys = [key for key in runs[0] if key != "run" and all(run[key] is not None for run in runs)]
+    keys = [key for key in runs[0] if key not in ("run", "appcds") and all(run[key] is not None for run in runs)]
     return {key: {"median": statistics.median(run[key] for run in runs), "min": min(run[key] for run in runs),
                   "max": max(run[key] for run in runs), "runs": len(runs)} for key in keys}
 
@@ -207,6 +262,8 @@ def table(summary: dict[str, dict[str, float]]) -> str:
     labels = {
         "fresh_start_s": "start to ready, fresh data dir (s)",
         "existing_start_s": "start to ready, existing data (s)",
+        "fresh_cpu_to_ready_s": "CPU (user+sys) to ready, fresh (s)",
+        "existing_cpu_to_ready_s": "CPU (user+sys) to ready, existing (s)",
         "fresh_jvm_launched_after_s": "  of which before JVM launch, fresh (s)",
         "existing_jvm_launched_after_s": "  of which before JVM launch, existing (s)",
         "graceful_stop_s": "graceful stop (s)",
@@ -228,6 +285,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      epilog="example: python bench/broker_startup.py --runs 5")
     parser.add_argument("--runs", type=int, default=3, help="independent runs, each on a new data dir (default 3)")
     parser.add_argument("--out", type=Path, default=RESULTS / "broker_startup.json", help="where the JSON goes")
+    parser.add_argument("--appcds", choices=["both", "on", "off"], default="both",
+                        help="runs with the AppCDS archive, without it, or both alternately (default)")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -238,20 +297,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
     failures: list[str] = []
-    runs = [run_with_one_retry(number, failures) for number in range(1, args.runs + 1)]
-    summary = summarise(runs)
+    variants = {"both": [False, True], "on": [True], "off": [False]}[args.appcds]
+    if True in variants:
+        prepare_archive()
+    runs = [run_variant(number, failures, use) for number in range(1, args.runs + 1) for use in variants]
+    summaries = {("with_appcds" if use else "without_appcds"): summarise([run for run in runs if run["appcds"] is use])
+                 for use in variants}
     report = {
         "benchmark": "broker_startup",
         "machine": benchreport.machine(),
         "settings": {"runs": args.runs, "cpus": os.cpu_count(), "jvm_heap": JVM_HEAP, "transactions": TRANSACTIONS,
                      "records_per_transaction": RECORDS_PER_TRANSACTION, "rss_sample_interval_s": SAMPLE_INTERVAL_S,
                      "wall_time_s": round(time.monotonic() - started, 1)},
-        "summary": summary,
+        "summary": summaries,  # {"with_appcds": {...}, "without_appcds": {...}}
         "runs": runs,
         "failed_attempts": failures,
     }
-    print()
-    print(table(summary))
+    for name, one in summaries.items():
+        print(f"\n{name.replace('_', ' ')}:")
+        print(table(one))
     path = benchreport.write_json(report, args.out)
     print(f"\nwrote {path} in {report['settings']['wall_time_s']} s")
     return 0

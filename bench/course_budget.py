@@ -12,7 +12,7 @@ The broker is the course's embedded one on free ports and a temporary state dir 
 KAFKA_BOOTSTRAP_SERVERS names; then its memory is not counted). JupyterLab is started idle
 beside it so its memory counts; notebooks are executed by nbclient in kernels of this Python.
 
-Run:  .venv/bin/python bench/course_budget.py [--only 05-exactly-once-pipeline] [--json out.json]
+Run:  .venv/bin/python bench/course_budget.py [--only 06-exactly-once-pipeline] [--json out.json]
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from eoslab.broker import EmbeddedBroker  # noqa: E402
-from eoslab.labserver import launch_lab  # noqa: E402
-from eoslab.netutil import free_port_block  # noqa: E402
+from eoslab.grading.labserver import launch_lab  # noqa: E402
+from eoslab.broker.netutil import free_port_block  # noqa: E402
 
 
 class PeakMemory:

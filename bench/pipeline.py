@@ -8,7 +8,7 @@ Usage (from the repository root, in the course's environment)::
 
 Uses KAFKA_BOOTSTRAP_SERVERS if set, else starts a private broker on free ports in a temporary
 directory and stops it afterwards. Prints a table; writes JSON and a PNG chart into bench/results/.
-The loops are minimal (no retries); see eoslab/throughput.py.
+The loops are minimal (no retries); see eoslab/observe/throughput.py.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from eoslab import benchreport
-from eoslab.throughput import benchmark_broker, pipeline_rounds
+from eoslab.observe import benchreport
+from eoslab.observe.throughput import benchmark_broker, pipeline_rounds
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

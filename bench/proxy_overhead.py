@@ -17,9 +17,9 @@ records/s), so both see the same background load. Two layouts of the proxy:
   producer's ``produce()`` loop holds the GIL, and every socket call of the proxy thread gives the
   GIL up and waits for it again (up to ``sys.getswitchinterval()``, 5 ms), which caps throughput.
 
-The producer is the course's recommended one (``idempotent`` in :mod:`eoslab.throughput`:
+The producer is the course's recommended one (``idempotent`` in :mod:`eoslab.observe.throughput`:
 acks=all, idempotence, 5 in flight, its batching settings), timed by
-:func:`eoslab.throughput.measure_produce` from the first ``produce()`` to the last acknowledgement.
+:func:`eoslab.observe.throughput.measure_produce` from the first ``produce()`` to the last acknowledgement.
 Also reported: the proxy's CPU time per MB (its own cost, whatever the load) and the round trip of
 one acknowledged record (median, p90), direct and through each layout.
 
@@ -47,13 +47,13 @@ from typing import Any
 
 import psutil
 
-from eoslab import benchreport
+from eoslab.observe import benchreport
 from eoslab.chaos import FaultProxy
-from eoslab.clients import create_topics, delete_topics, make_producer, unique_name
-from eoslab.connect import proxy_addresses
+from eoslab.kafka.clients import create_topics, delete_topics, make_producer, unique_name
+from eoslab.kafka.connect import proxy_addresses
 from eoslab.errors import EoslabError
-from eoslab.settings import LOOPBACK, BrokerPorts
-from eoslab.throughput import BATCHING, ProduceRun, benchmark_broker, measure_produce, median_and_spread, mode_named
+from eoslab.broker.settings import LOOPBACK, BrokerPorts
+from eoslab.observe.throughput import BATCHING, ProduceRun, benchmark_broker, measure_produce, median_and_spread, mode_named
 
 RESULTS = Path(__file__).resolve().parent / "results"
 AIM_OVERHEAD = 0.20
@@ -73,7 +73,7 @@ proxy.stop()
 
 @contextmanager
 def bootstrapped_on(address: str) -> Iterator[None]:
-    """Clients made by eoslab.clients inside the block connect to ``address``."""
+    """Clients made by eoslab.kafka.clients inside the block connect to ``address``."""
     saved = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = address
     try:

@@ -10,15 +10,18 @@ worker processes started by the tests find the same broker.
 from __future__ import annotations
 
 import os
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from eoslab.broker import EmbeddedBroker
-from eoslab.clients import create_topics, delete_topics, unique_name
-from eoslab.netutil import free_port_block
-from eoslab.readiness import answers_metadata
+from eoslab.broker import Cluster, EmbeddedBroker
+from eoslab.kafka.clients import create_topics, delete_topics, unique_name
+from eoslab.broker.netutil import ephemeral_port_floor, free_port_block
+from eoslab.broker.readiness import answers_metadata
+from eoslab.broker.settings import ClusterPorts
 from eoslab.workers import Worker
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,6 +45,49 @@ def session_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedde
         yield broker
     finally:
         broker.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _notebook_cluster_port() -> int:
+    """A free block for the notebooks' cluster, counted down from the top of the non-ephemeral ports
+    (one block per xdist worker): free_port_block() searches upwards from a place set by the pid,
+    and would hand the same still-unbound block to a test module's own cluster."""
+    size = ClusterPorts(1024).size
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").lstrip("gw") or 0)
+    for base in range(ephemeral_port_floor() - size * (1 + worker), 1024, -size * 8):
+        if all(_port_is_free(port) for port in range(base, base + size)):
+            return base
+    raise RuntimeError("no free block of loopback ports for the notebooks' cluster")
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def notebook_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Where a notebook's ``eoslab.cluster()`` starts the course's cluster during the tests: free
+    ports and a temporary state dir per test process, never a learner's cluster. Nothing starts
+    here; the first notebook that needs it starts it, and the session stops it at the end."""
+    if os.environ.get("EOSLAB_CLUSTER_BOOTSTRAP"):
+        yield  # the tests were pointed at a cluster of their own
+        return
+    saved = {key: os.environ.get(key) for key in ("EOSLAB_CLUSTER_PORT", "EOSLAB_CLUSTER_STATE_DIR")}
+    os.environ.update(EOSLAB_CLUSTER_PORT=str(_notebook_cluster_port()),
+                      EOSLAB_CLUSTER_STATE_DIR=str(tmp_path_factory.mktemp("notebook-cluster")))
+    try:
+        yield
+    finally:
+        Cluster().stop()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -77,3 +123,16 @@ def workers() -> Iterator[list[Worker]]:
     yield started
     for worker in started:
         worker.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A three-node cluster on free ports for one test module (started once, shared by its tests)."""
+    started = time.monotonic()
+    cluster = Cluster(state_dir=tmp_path_factory.mktemp("cluster"), base_port=free_port_block(ClusterPorts(1024).size))
+    cluster.start(timeout_s=120)
+    print(f"cluster ready after {time.monotonic() - started:.1f} s")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

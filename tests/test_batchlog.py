@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from eoslab.batchlog import NO_PRODUCER_ID, read_segment, stored_batches
-from eoslab.clients import make_producer
-from eoslab.connect import controlled_broker
-from eoslab.verify import record_value
+from eoslab.observe.batchlog import NO_PRODUCER_ID, read_segment, stored_batches
+from eoslab.kafka.clients import make_producer
+from eoslab.kafka.connect import controlled_broker
+from eoslab.lessons.verifier import record_value
 
 
 def produce(topic: str, ids: range, **config: Any) -> None:

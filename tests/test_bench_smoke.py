@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from eoslab.throughput import BASELINE, DELIVERY_MODES
+from eoslab.observe.throughput import BASELINE, DELIVERY_MODES
 
 pytestmark = pytest.mark.broker
 REPO = Path(__file__).resolve().parent.parent

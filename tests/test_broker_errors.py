@@ -29,9 +29,9 @@ from pathlib import Path
 import pytest
 
 from eoslab.broker import EmbeddedBroker
-from eoslab.connect import bootstrap
+from eoslab.kafka.connect import bootstrap
 from eoslab.errors import BrokerUnavailable, EoslabError
-from eoslab.netutil import free_port_block
+from eoslab.broker.netutil import free_port_block
 
 CLI_TIMEOUT_S = 90.0
 

@@ -20,7 +20,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
 from eoslab.broker import EmbeddedBroker
-from eoslab.clients import make_consumer, make_producer, unique_name
+from eoslab.kafka.clients import make_consumer, make_producer, unique_name
 
 pytestmark = pytest.mark.broker
 
@@ -83,13 +83,24 @@ def read_partition(topic: str, isolation_level: str) -> list[ReadRecord]:
         consumer.close()
 
 
-def high_watermark(topic: str) -> int:
-    consumer = make_consumer({"group.id": unique_name("test-watermark"), "enable.auto.commit": False})
+def high_watermark(topic: str, isolation_level: str = "read_uncommitted") -> int:
+    """The partition's end as ``isolation_level`` sees it: the high watermark, or (read_committed) the LSO."""
+    consumer = make_consumer({"group.id": unique_name("test-watermark"), "enable.auto.commit": False,
+                              "isolation.level": isolation_level})
     try:
-        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10, cached=False)
         return high
     finally:
         consumer.close()
+
+
+def wait_until_every_marker_is_written(topic: str, timeout_s: float = 10.0) -> None:
+    """Until the LSO reaches the high watermark: the last transaction's marker is in the log."""
+    deadline = time.monotonic() + timeout_s
+    while high_watermark(topic, "read_committed") < high_watermark(topic):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{topic}: the last transaction's marker was not written within {timeout_s:.0f} s")
+        time.sleep(0.05)
 
 
 def test_committed_transaction_is_visible_to_read_committed_consumer(topic: str) -> None:
@@ -152,6 +163,9 @@ def test_committed_records_survive_a_hard_broker_restart(topic: str, controlled_
     write_in_transaction(producer, topic, ["durable-1", "durable-2"], commit=True)
     write_in_transaction(producer, topic, ["never-committed"], commit=False)
     old_pid = controlled_broker.pid()
+    # The abort returns before its marker is written; a SIGKILL in between can leave the marker
+    # unwritten for good on one combined node (docs/kafka-findings.md): not what this test is about.
+    wait_until_every_marker_is_written(topic)
 
     controlled_broker.restart(hard=True, quiet=True)  # SIGKILL, then start() waits for readiness
 

@@ -22,10 +22,10 @@ from confluent_kafka import KafkaError, Producer
 
 from eoslab.chaos import ApiKey, FaultProxy, api_name
 from eoslab.chaos.framing import request_scanner, response_scanner
-from eoslab.clients import make_producer
-from eoslab.connect import proxy_addresses
+from eoslab.kafka.clients import make_producer
+from eoslab.kafka.connect import proxy_addresses
 from eoslab.errors import EoslabError
-from eoslab.verify import assert_exactly_once, read_ids, record_value
+from eoslab.lessons.verifier import assert_exactly_once, read_ids, record_value
 
 DELIVERY_TIMEOUT_S = 20.0
 

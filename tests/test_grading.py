@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_copy import course_repo_copy
 from eoslab.errors import EoslabError
 from eoslab.grading.course import assignments, check_assignment, source_notebook, student_notebook
 from eoslab.grading.generate import generate, reset, same_notebook, student_version
@@ -42,10 +43,7 @@ def test_committed_student_version_is_what_generate_makes(assignment: str) -> No
 @pytest.fixture
 def course_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the course (no git history) that the commands may change."""
-    root = tmp_path / "course-repo"
-    root.mkdir()
-    shutil.copy(REPO / "nbgrader_config.py", root)
-    shutil.copytree(REPO / "solutions" / "00-orientation", root / "solutions" / "00-orientation")
+    root = course_repo_copy(tmp_path / "course-repo", "00-orientation")
     monkeypatch.setenv("EOSLAB_COURSE_ROOT", str(root))
     return root
 

@@ -2,17 +2,20 @@
 
 For each assignment, against the real broker (the session fixture's):
 
-- the reference solution earns full marks on every graded cell, and nbgrader's Validator finds no
-  failing test in it;
+- the reference solution earns full marks on every graded cell with its demo cells skipped (as
+  every grading run skips them: eoslab.grading.demos), and nbgrader's Validator finds no failing
+  test in it;
 - the blank student version earns zero on every autograded cell, and the Validator (inverted)
   finds no passing test in it: no solution leaked into the student version;
 - every graded cell is named by at least one wrong answer in ``tests/wrong_answers/NN-slug.json``,
   and each wrong answer, applied to the student version, scores below full marks on the cells it
   names (wrong answers for different answer cells share one autograde run: CI time);
+- every correct alternative in the same file (``correct_alternatives``: synonyms, other loop
+  shapes, other SQL forms), swapped into the reference solution, keeps full marks everywhere;
 - an endless loop in one answer (00-orientation: it costs a cell timeout) is interrupted: that
   answer's cells score zero with a "timed out" reason, every other cell keeps its points.
 
-Each autograde executes the whole notebook with its hidden tests (~20 s for 00-orientation).
+Each autograde executes the notebook with its hidden tests, its demo cells skipped (~8 s for 00-orientation).
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ import nbformat
 import pytest
 
 from eoslab.grading.course import assignments, source_notebook
+from eoslab.grading.demos import demo_sources
 from eoslab.grading.report import GradeReport
 from eoslab.grading.validation import failed_cells, passed_cells
-from eoslab.grading.variants import (answer_cells, graded_cells, load_wrong_answers, rounds, with_answers,
-                                     with_endless_loop)
+from eoslab.grading.variants import (answer_cells, graded_cells, load_correct_alternatives, load_wrong_answers,
+                                     rounds, with_answers, with_endless_loop)
 from eoslab.grading.workspace import GradingWorkspace
 
 from pathlib import Path
@@ -75,6 +79,8 @@ def test_solution_earns_full_marks(workspaces: dict[str, GradingWorkspace], assi
     assert [cell.grade_id for cell in report.cells] == list(source_graded), "every graded cell was graded"
     assert report.cells, f"{assignment} has no graded cells"
     assert all(cell.full for cell in report.cells), _scores(report)
+    solution = nbformat.read(source_notebook(assignment, REPO), as_version=4)
+    assert report.demos_skipped == list(demo_sources(solution)), "full marks with every demo cell skipped"
     assert failed_cells(nbformat.read(report.autograded, as_version=4)) == [], "nbgrader's Validator: failing tests"
 
 
@@ -100,6 +106,7 @@ def test_every_graded_cell_has_a_wrong_answer(assignment: str) -> None:
     assert {wrong.answer_cell for wrong in wrong_answers} <= set(answer_cells(solution)), "unknown answer cells"
 
 
+@pytest.mark.timeout(900)  # one autograde round per wrong answer of the busiest cell, 30-60 s each under load
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_wrong_answers_lose_points(workspaces: dict[str, GradingWorkspace], assignment: str) -> None:
     wrong_answers = load_wrong_answers(REPO, assignment)
@@ -116,6 +123,32 @@ def test_wrong_answers_lose_points(workspaces: dict[str, GradingWorkspace], assi
                 if report[grade_id].full:
                     not_caught.append(f"{grade_id} gave full marks to: {wrong.why}")
     assert not_caught == []
+
+
+WITH_ALTERNATIVES = [name for name in ASSIGNMENTS if load_correct_alternatives(REPO, name)]
+
+
+@pytest.mark.timeout(900)  # one autograde round per wrong answer of the busiest cell, 30-60 s each under load
+@pytest.mark.parametrize("assignment", WITH_ALTERNATIVES)
+def test_correct_alternatives_earn_full_marks(workspaces: dict[str, GradingWorkspace], assignment: str) -> None:
+    """A right answer written another way (a synonym librdkafka accepts, another loop shape) is not marked down.
+
+    Each alternative replaces its answer cell in the reference solution; every graded cell must
+    still give full marks (alternatives for different answer cells share one autograde run).
+    """
+    alternatives = load_correct_alternatives(REPO, assignment)
+    workspace = _workspace(workspaces, assignment)
+    solution = nbformat.read(source_notebook(assignment, REPO), as_version=4)
+    marked_down = []
+    for number, group in enumerate(rounds(alternatives)):
+        variant = with_answers(solution, {alternative.answer_cell: alternative.source for alternative in group})
+        report = _timed_grade(workspace, variant, f"alternative-{number}")
+        lost = [cell for cell in report.cells if not cell.full]
+        if lost:
+            tried = "; ".join(f"{alternative.answer_cell}: {alternative.why}" for alternative in group)
+            marked_down.append(f"round {number} ({tried}) lost points in "
+                               + ", ".join(f"{cell.grade_id} ({cell.reason})" for cell in lost))
+    assert marked_down == []
 
 
 @pytest.mark.parametrize("assignment", LOOP_ASSIGNMENTS)

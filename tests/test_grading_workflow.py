@@ -9,7 +9,9 @@ solutions, so the gradebook must show full marks, and the feedback page must exi
 from __future__ import annotations
 
 import getpass
+import html
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,6 +20,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from eoslab.grading.demos import demo_sources, skipped_in
 from eoslab.grading.variants import answer_cells, with_answers
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,6 +29,22 @@ ASSIGNMENT = "00-orientation"
 COURSE_ID = "eoslab-exactly-once"
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+
+def _hidden_test_lines(notebook: nbformat.NotebookNode) -> list[str]:
+    """Every substantial line inside a ``### BEGIN HIDDEN TESTS`` region (whitespace-normalised)
+    that does not also appear outside one (a visible test may repeat a line)."""
+    hidden_lines, visible_lines = [], set()
+    for cell in notebook.cells:
+        hidden = False
+        for line in cell.source.splitlines():
+            if "BEGIN HIDDEN TESTS" in line:
+                hidden = True
+            elif "END HIDDEN TESTS" in line:
+                hidden = False
+            elif len(line.strip()) >= 16:
+                (hidden_lines.append if hidden else visible_lines.add)(" ".join(line.split()))
+    return [line for line in hidden_lines if line not in visible_lines]
 
 
 def _nbgrader(*args: str, cwd: Path, env: dict[str, str]) -> str:
@@ -69,8 +88,16 @@ def test_release_fetch_submit_collect_autograde_feedback(kafka_bootstrap: str, t
     _nbgrader("autograde", ASSIGNMENT, cwd=root, env=env)
     _nbgrader("generate_feedback", ASSIGNMENT, cwd=root, env=env)
 
+    autograded = root / ".nbgrader" / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert skipped_in(autograded) == list(demo_sources(solution)), "a class's autograde skips the demo cells too"
     feedback = root / ".nbgrader" / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
     assert feedback.exists(), sorted(str(path) for path in (root / ".nbgrader").rglob("*.html"))
+    # The page a class releases to the learner holds no hidden test (nor a traceback quoting one).
+    page = html.unescape(re.sub(r"<[^>]+>", "", feedback.read_text(encoding="utf-8")))
+    page_lines = {" ".join(line.split()) for line in page.splitlines()}
+    shown = [line for line in _hidden_test_lines(solution) if line in page_lines]
+    assert _hidden_test_lines(solution), "the assignment has hidden tests to hide"
+    assert shown == [], f"the released feedback shows hidden test lines: {shown[:5]}"
     with Gradebook(f"sqlite:///{root / '.nbgrader' / 'gradebook.db'}", course_id=COURSE_ID) as gradebook:
         submission = gradebook.find_submission(ASSIGNMENT, student)
         assert submission.max_score > 0 and submission.score == submission.max_score

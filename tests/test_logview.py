@@ -3,7 +3,7 @@
 The live tests write transactions with known outcomes and check that the snapshot shows exactly
 those outcomes, the LSO and the high watermark; one test checks the *inferred* marker kinds
 against the broker's own segment file (control batches carry their type there). The drawn-log
-tests pin Kafka's visibility rules that the exercises of 04-read-committed rely on.
+tests pin Kafka's visibility rules that the exercises of 05-read-committed rely on.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from confluent_kafka import IsolationLevel, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
 from eoslab.broker import EmbeddedBroker
-from eoslab.clients import make_admin, make_consumer, make_producer, unique_name
+from eoslab.kafka.clients import make_admin, make_consumer, make_producer, unique_name
 from eoslab.errors import EoslabError
-from eoslab.logreader import read_partition
-from eoslab.logview import (ABORT, ABORTED, COMMIT, COMMITTED, OPEN, PENDING, READ_COMMITTED,
-                            READ_UNCOMMITTED, RECORD, TXN_HEADER, abort, commit, drawn_log, record, render_html,
-                            render_text)
+from eoslab.observe.logreader import read_partition
+from eoslab.observe.partition import (ABORT, ABORTED, COMMIT, COMMITTED, OPEN, PENDING, READ_COMMITTED,
+                                      READ_UNCOMMITTED, RECORD, TXN_HEADER, abort, commit, drawn_log, record,
+                                      render_html, render_text)
 
 TIMEOUT_S = 10.0
 
@@ -270,6 +270,41 @@ def test_html_rendering_has_legend_flags_and_escapes_values() -> None:
     page = render_html(log)
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
     assert page.count('class="flag lso"') == 1 and page.count('class="flag hw"') == 1
+    # Flags sit in their own row under the value, never over it; long values wrap instead of being cut.
+    assert '<div class="val">next</div><div class="flags"><span class="flag hw"' in page
+    assert "text-overflow:ellipsis" not in page and "overflow-wrap:anywhere" in page
     assert "legend" in page and "read_committed</b> returns" in page
     hidden = render_html(log, show_views=False)
     assert "read_committed</b> returns" not in hidden and "RU" not in hidden.split("legend")[0]
+
+
+def test_a_snapshot_says_which_step_it_shows_and_a_live_view_says_it_is_live() -> None:
+    from eoslab.observe.logview import show
+
+    log = drawn_log([record("a", "T1"), commit("T1")])
+    assert 'class="badge snapshot">drawn · the exercise' in show(log, step="the exercise").data
+    assert 'class="badge live">● live' in render_html(log, badge="● live", live=True)
+    assert "badge" not in render_html(log).split("</style>")[1]  # no label unless asked
+
+
+@pytest.mark.broker
+def test_the_live_view_refreshes_itself_while_a_snapshot_stays_as_it_was(topic: str, transactional_producers) -> None:
+    from eoslab.observe.logview import LogView
+
+    producer = transactional_producers()
+    producer.begin_transaction()
+    write(producer, topic, "T1", "one")
+    view = LogView(topic, title="live test", refresh_s=0.3)
+    try:
+        step_one = view.snapshot_of("T1 open").data
+        assert "snapshot · T1 open · read" in step_one and "● live" in view._picture.value
+        producer.commit_transaction(TIMEOUT_S)
+        deadline = time.monotonic() + 20
+        while (view.snapshot is None or view.snapshot.lso != view.snapshot.high_watermark) and time.monotonic() < deadline:
+            time.sleep(0.1)  # polling interval: the view's own thread reads the broker
+        assert view.snapshot is not None and view.snapshot.lso == view.snapshot.high_watermark, "the live view moved on"
+        assert "every 0.3 s" in view.badge
+        assert "LSO 0" in step_one, "the snapshot still shows the open transaction"
+    finally:
+        view.close()
+        view.close()

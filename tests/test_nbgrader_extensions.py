@@ -1,7 +1,8 @@
 """nbgrader's JupyterLab tools are installed and switched per role by scripts/setup-nbgrader-extensions.sh.
 
 Learners get the assignment list and Validate; the formgrader and Create Assignment are disabled and
-locked. Instructors get everything. The script runs at user level into a temporary
+locked; nbgrader_config.py is hidden from their file browser (the Assignment List reads it from disk).
+Instructors get everything. Both get the contents manager that opens notebooks clean. The script runs at user level into a temporary
 JUPYTER_CONFIG_DIR so the test never changes the shared environment.
 """
 
@@ -52,6 +53,9 @@ def test_learner_role_has_assignment_list_and_validate_but_no_formgrader(jupyter
     assert re.search(r"nbgrader\.server_extensions\.formgrader disabled", mine), server
     for extension in ("assignment_list", "validate_assignment"):
         assert re.search(rf"nbgrader\.server_extensions\.{extension} enabled", mine), server
+    view = json.loads((Path(jupyter_env["JUPYTER_CONFIG_DIR"]) / "jupyter_server_config.json").read_text())
+    assert view["ServerApp"]["contents_manager_class"] == "eoslab.grading.contents.CourseContentsManager"
+    assert "nbgrader_config.py" in view["ContentsManager"]["hide_globs"]
 
 
 @pytest.fixture
@@ -94,3 +98,6 @@ def test_instructor_role_has_everything(overlay_environment: tuple[Path, dict[st
     server = _run(jupyter, "server", "extension", "list", env=jupyter_env)
     for extension in ("formgrader", "assignment_list", "validate_assignment", "course_list"):
         assert re.search(rf"nbgrader\.server_extensions\.{extension} enabled", server), server
+    view = json.loads((overlay / "etc" / "jupyter" / "jupyter_server_config.json").read_text())
+    assert "hide_globs" not in view["ContentsManager"], "instructors see nbgrader_config.py"
+    assert not (overlay / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / "eoslab-learner.json").exists()

@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -29,29 +28,15 @@ from pathlib import Path
 import pytest
 
 from eoslab.broker import EmbeddedBroker
-from eoslab.labserver import stop_process_group, wait_until_answers
-from eoslab.netutil import free_port
-from eoslab.readiness import wait_until_ready
+from eoslab.grading.labserver import stop_process_group, wait_until_answers
+from eoslab.broker.netutil import free_port, free_port_block
+from eoslab.broker.readiness import wait_until_ready
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "artifacts" / "readme-setup"
 SETUP_DEADLINE_S = 12 * 60
-
-
-def free_broker_ports() -> int:
-    """A client port whose next three ports are free too (the broker uses four)."""
-    for _attempt in range(50):
-        base = free_port()
-        try:
-            for port in range(base, base + 4):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no four consecutive free loopback ports")
 
 
 def api(base_url: str, token: str, path: str, method: str = "GET", body: dict | None = None) -> dict | list:
@@ -93,7 +78,9 @@ def test_dev_lab_reaches_jupyterlab_and_a_ready_broker_from_scratch(tmp_path: Pa
     if shutil.which("java") is None or shutil.which("mvn") is None:
         pytest.skip("needs Java and Maven (./dev installs them with apt when run as root)")
     venv, cache, state = tmp_path / "venv", tmp_path / "cache", tmp_path / "broker"
-    broker_port, lab_port, token = free_broker_ports(), free_port(), secrets.token_hex(24)
+    # The broker's four ports lie below the ephemeral range: `./dev lab` spends a minute installing
+    # (hundreds of outgoing connections), and any of them could take an ephemeral port chosen now.
+    broker_port, lab_port, token = free_port_block(), free_port(), secrets.token_hex(24)
     env = {key: value for key, value in os.environ.items()
            if key not in ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_HOME", "VIRTUAL_ENV", "JUPYTER_CONFIG_DIR",
                           "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "PYTHONPATH")}

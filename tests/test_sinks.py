@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
-from eoslab.clients import make_producer, unique_name
+from eoslab.kafka.clients import make_producer, unique_name
 from eoslab.errors import EoslabError
-from eoslab.sinks import (NaiveSink, OffsetStoringSink, UniqueIdSink, booked_ids, booked_total, duplicate_counts,
+from eoslab.lessons.sinks import (NaiveSink, OffsetStoringSink, UniqueIdSink, booked_ids, booked_total, duplicate_counts,
                           open_sink, parse_payment, payment_value, summarize)
-from eoslab.verify import verify
+from eoslab.lessons.verifier import verify
 from eoslab.workers import Worker
 from eoslab.workers.db_consumer import start_db_consumer
 

@@ -1,4 +1,4 @@
-"""Client statistics against the real broker: what eoslab.stats reads is what the clients report.
+"""Client statistics against the real broker: what eoslab.observe.stats reads is what the clients report.
 
 Each test drives a real client into a state and waits (with a deadline) for a statistics snapshot
 that shows it; the last test shows why a read_committed consumer's lag belongs against the LSO.
@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from eoslab.clients import make_consumer, make_producer, unique_name
-from eoslab.stats import StatsRecorder, epoch_bumps, parse_statistics
+from eoslab.kafka.clients import make_consumer, make_producer, unique_name
+from eoslab.observe.stats import StatsRecorder, epoch_bumps, parse_statistics
 
 pytestmark = pytest.mark.broker
 
@@ -146,3 +146,26 @@ def test_read_committed_lag_is_measured_against_the_lso(topic: str) -> None:
         assert moved.partition(topic).open_transaction_span == 0
     finally:
         reader.close()
+
+
+def test_the_dashboard_says_live_then_stopped_and_keeps_the_alerts_it_saw(topic: str) -> None:
+    from eoslab.observe import StatsDashboard, open_too_long, wait_until
+
+    recorder = StatsRecorder()
+    producer = _transactional_producer(recorder)
+    dashboard = StatsDashboard(rule=open_too_long(0.5), refresh_s=0.1, title="test dashboard")
+    dashboard.watch("producer", recorder, drive=lambda: producer.poll(0))
+    dashboard.start()
+    try:
+        assert "● live · every 0.1 s" in dashboard._title.value
+        producer.begin_transaction()
+        producer.produce(topic, b"held open")
+        producer.flush(WAIT_S)
+        assert wait_until(lambda: dashboard.alerts_seen, WAIT_S), "the open transaction should raise an alert"
+        picture = dashboard.snapshot_of("the stuck transaction").data
+        assert "snapshot · the stuck transaction" in picture and "transaction open longer than 0.5 s" in picture
+    finally:
+        dashboard.close()
+        producer.abort_transaction(WAIT_S)
+    assert "stopped at" in dashboard._title.value and "live" not in dashboard._title.value
+    assert "alerts seen while it ran" in dashboard._alerts.value and "no alerts" not in dashboard._alerts.value

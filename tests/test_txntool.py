@@ -1,4 +1,4 @@
-"""eoslab.txntool: Kafka's own transaction tool, run against the real broker, and where it cannot run."""
+"""eoslab.observe.txntool: Kafka's own transaction tool, run against the real broker, and where it cannot run."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-from eoslab import txntool
+from eoslab.observe import txntool
 from eoslab.broker import jars
-from eoslab.clients import make_producer, unique_name
+from eoslab.kafka.clients import make_producer, unique_name
 from eoslab.errors import BrokerUnavailable
-from eoslab.netutil import free_port
+from eoslab.broker.netutil import free_port
 
 # What `kafka-transactions.sh describe` printed here (Kafka 4.4.0): tab-separated, cells padded.
 DESCRIBE_OUTPUT = (
@@ -132,3 +132,11 @@ def test_the_command_line_lists_an_open_transaction(open_transaction: tuple[Prod
     assert transactional_id in capsys.readouterr().out
     assert main(["transactions", "describe", unique_name("unknown")]) == 1
     assert "could not be found" in capsys.readouterr().err
+
+
+def test_the_brokers_finalized_transaction_version_is_read(kafka_bootstrap: str) -> None:
+    """08 shows it live: Kafka 4.4 finalizes transaction.version 2 (KIP-890 part 2) on a new cluster."""
+    features = {row["Feature"]: row for row in txntool.describe_features()}
+    assert "transaction.version" in features, sorted(features)
+    assert features["transaction.version"]["FinalizedVersionLevel"] == "2", features["transaction.version"]
+    assert int(features["transaction.version"]["SupportedMaxVersion"]) >= 2

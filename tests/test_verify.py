@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from eoslab.clients import make_producer
+from eoslab.kafka.clients import make_producer
 from eoslab.errors import EoslabError
-from eoslab.verify import (DeliveryReport, assert_exactly_once, read_ids, read_records, record_id, record_value,
+from eoslab.lessons.verifier import (DeliveryReport, assert_exactly_once, read_ids, read_records, record_id, record_value,
                            verify)
 
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from eoslab.broker import EmbeddedBroker
-from eoslab.clients import create_topics, delete_topics, make_producer, unique_name
+from eoslab.kafka.clients import create_topics, delete_topics, make_producer, unique_name
 from eoslab.errors import EoslabError
-from eoslab.verify import assert_exactly_once, read_ids, record_value, verify
+from eoslab.lessons.verifier import assert_exactly_once, read_ids, record_value, verify
 from eoslab.workers import Worker, WorkerExited, start_consumer, start_pipeline, start_producer
 from eoslab.workers.broker_faults import BrokerFaultUnavailable, crash_broker, restart_broker
 
@@ -185,7 +185,13 @@ def test_a_hard_broker_restart_during_a_transactional_copy_loses_and_duplicates_
                               records_per_transaction=5, process_delay_s=0.01,  # the copy takes seconds
                               idle_exit_s=60, max_lifetime_s=200)
     workers.append(pipeline)
-    pipeline.wait_for(lambda s: s.transactions_committed >= 3, 60, "three committed transactions")
+    # Strike inside a transaction: three committed, and three records of the fourth produced. Not
+    # right after a commit: Kafka 4.4 on one combined node can split a transaction whose commit
+    # markers were still being written at the SIGKILL (docs/kafka-findings.md). The fourth
+    # transaction's records are sent only once the coordinator has finished the third (its
+    # AddPartitionsToTxn is refused until then), so its markers are written by now.
+    pipeline.wait_for(lambda s: s.transactions_committed >= 3 and s.produced >= s.committed + 3, 60,
+                      "three committed transactions and a fourth under way")
     controlled_broker.restart(hard=True, quiet=True)  # SIGKILL, then start on the same data
     # The loop retries, aborts and rewinds on its own; if the outage cost it its producer (a fatal
     # error, e.g. fenced after its transaction timed out) the rule is "start a new instance" —

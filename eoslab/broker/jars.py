@@ -18,8 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .. import settings
 from ..errors import EoslabError
+from . import settings
 
 POM = Path(__file__).with_name("pom.xml")
 _COMPLETE_MARKER = ".complete"
@@ -67,10 +67,18 @@ def find_libs(fetch: bool = True, quiet: bool = False) -> Path:
     kafka_home = os.environ.get("KAFKA_HOME")
     if kafka_home:
         libs = Path(kafka_home).expanduser() / "libs"
-        if not any(libs.glob("kafka_2.13-*.jar")):
+        found = sorted(libs.glob("kafka_2.13-*.jar"))
+        if not found:
             raise EoslabError(
                 f"KAFKA_HOME={kafka_home} has no libs/kafka_2.13-*.jar; point it at an unpacked "
                 f"Apache Kafka {KAFKA_VERSION} download, or unset it to fetch the jars with Maven"
+            )
+        versions = {match.group(1) for jar in found if (match := re.fullmatch(r"kafka_2\.13-(\d[^-]*)\.jar", jar.name))}
+        if versions and KAFKA_VERSION not in versions:
+            raise EoslabError(
+                f"KAFKA_HOME={kafka_home} holds Apache Kafka {', '.join(sorted(versions))}, the course runs "
+                f"{KAFKA_VERSION}; point KAFKA_HOME at an unpacked Apache Kafka {KAFKA_VERSION} download, "
+                f"or unset it to fetch the jars with Maven"
             )
         return libs
     libs = cached_libs_dir()

@@ -6,7 +6,9 @@ once their header is known, so the proxy can tell which request a response answe
 
 Guarantees (for one connection):
 
-- bytes are forwarded in order and unchanged, unless a fault cuts the connection;
+- bytes are forwarded in order and unchanged, unless a fault cuts the connection — including
+  bytes the client sends before the proxy's own connection to the broker exists: they are held
+  and sent first, once it does (see ``ProxiedConnection.early``);
 - a swallowed response is never partly sent: the responses before it are delivered, then the
   connection is closed, so the client sees its request go unanswered and the connection drop —
   exactly what a lost acknowledgement looks like to it;
@@ -18,6 +20,12 @@ Assumptions: the broker answers requests on one connection in order (Kafka does)
 with ``acks=0`` gets no response (its correlation id is forgotten after a while, see
 ``MAX_REMEMBERED_REQUESTS``). Work per byte is nil: only frame headers are unpacked, with the
 event loop's large reads, and reading pauses whenever the other side cannot keep up.
+
+Portability: pausing a transport inside ``connection_made`` does not hold on every CPython. Up to
+3.11.2 (so Python 3.10 and Debian 12's own 3.11.2) the selector transport registers its reader
+*after* ``connection_made`` without checking whether it was paused meanwhile (3.11.7+ checks
+``is_reading()``), so a client's first request can be read before the broker side is connected.
+Such bytes are kept, never dropped, and the pause is re-applied so at most one read is held.
 """
 
 from __future__ import annotations
@@ -83,6 +91,12 @@ class _ReadGate:
             self.transport.pause_reading()
         self.reasons.add(reason)
 
+    def repause(self) -> None:
+        """Pause again, for a transport that reads although paused (see the module docstring)."""
+        if self.reasons and not self.transport.is_closing():
+            self.transport.resume_reading()  # clears the paused flag, so the next call really pauses
+            self.transport.pause_reading()
+
     def resume(self, reason: str) -> None:
         if reason in self.reasons:
             self.reasons.discard(reason)
@@ -106,6 +120,8 @@ class ProxiedConnection:
         self.delay_timer: asyncio.TimerHandle | None = None
         self.upstream_closed = False
         self.closed = False
+        #: Bytes the client sent before the broker side was connected, in order (see the docstring).
+        self.early: list[bytes] = []
         context.connections.add(self)
         context.counters.connections += 1
         self.client_gate.pause("connecting")  # nothing to forward to until the broker side is up
@@ -137,15 +153,31 @@ class ProxiedConnection:
         self.upstream = transport  # type: ignore[assignment]
         self.upstream_gate = _ReadGate(transport)  # type: ignore[arg-type]
         if self.faults.partitioned:
-            self.hold()
-        else:
-            self.client_gate.resume("connecting")
+            self.hold()  # the early bytes wait with the rest; the partition's end cuts this connection
+            return
+        early, self.early = self.early, []
+        for data in early:
+            self._forward_requests(data)
+            if self.closed:
+                return
+        self.client_gate.resume("connecting")
 
     # ---- client -> broker -----------------------------------------------------------------------
 
     def on_request_bytes(self, data: bytes) -> None:
-        if self.closed or self.upstream is None or self.faults.partitioned:
+        if self.closed or self.faults.partitioned:
             return  # a partition cuts this connection when it ends; nothing read now may cross
+        if self.upstream is None:
+            # Read although reading was paused (CPython <= 3.11.2, see the module docstring): keep
+            # the bytes for the broker side, and pause again for real so no more arrive meanwhile.
+            self.early.append(data)
+            if len(self.early) == 1:
+                self.client_gate.repause()
+            return
+        self._forward_requests(data)
+
+    def _forward_requests(self, data: bytes) -> None:
+        assert self.upstream is not None
         try:
             _, headers = self.requests.feed(data)
         except FramingError:
@@ -270,6 +302,7 @@ class ProxiedConnection:
             self.delay_timer.cancel()
             self.delay_timer = None
         self.delayed.clear()
+        self.early.clear()
 
     def on_upstream_lost(self) -> None:
         self.upstream_closed = True

@@ -43,6 +43,7 @@ import asyncio
 import concurrent.futures
 import errno
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,9 +51,9 @@ from typing import Any, TypeVar
 
 import psutil
 
-from ..netutil import describe_listener
-from ..connect import proxy_addresses
+from ..broker.netutil import describe_listener, listener_pid
 from ..errors import EoslabError
+from ..kafka.connect import proxy_addresses
 from .connection import ClientSide, ProxyContext
 from .faults import DEFAULT_FAULT_S, Counters, FaultState, check_duration
 from .framing import ApiKey, parse_api
@@ -69,15 +70,15 @@ T = TypeVar("T")
 
 def split_address(address: str, what: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise EoslabError(f"{what} {address!r} is not host:port; use e.g. 127.0.0.1:9095")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise EoslabError(f"{what} {address!r} is not host:port with a port from 1 to 65535; use e.g. 127.0.0.1:9095")
     return host.strip("[]"), int(port)
 
 
 class FaultProxy:
     """A fault-injecting proxy in front of the broker's proxied listener; see the module docstring.
 
-    ``listen`` and ``upstream`` default to :func:`eoslab.connect.proxy_addresses`: the port the
+    ``listen`` and ``upstream`` default to :func:`eoslab.kafka.connect.proxy_addresses`: the port the
     broker advertises on its proxied listener, and that listener itself.
     """
 
@@ -348,7 +349,15 @@ class FaultProxy:
 
     def _port_in_use_message(self) -> str:
         host, port = self._listen
-        holder = describe_listener(port)
-        return (f"port {port} on {host} is in use{holder}, so the fault proxy cannot listen there; the broker "
-                f"sends proxied clients to this port, so free it: call stop() on the other FaultProxy (or "
-                f"restart the kernel that runs it)")
+        holder_pid = listener_pid(port)
+        # The broker sends proxied clients to this port, so the proxy cannot simply move elsewhere.
+        if holder_pid == os.getpid():
+            return (f"port {port} on {host} is in use by another FaultProxy in this kernel, so this one cannot "
+                    f"listen there; call stop() on the other one (or restart the kernel)")
+        if holder_pid is not None:
+            return (f"port {port} on {host} is in use{describe_listener(port)}, so the fault proxy cannot listen "
+                    f"there; stop that program (another notebook's kernel: restart it), or move the course's ports "
+                    f"with EOSLAB_BROKER_PORT (the proxy uses that port + 3)")
+        return (f"port {port} on {host} is in use by a program this user cannot see, so the fault proxy cannot "
+                f"listen there; find it with `ss -ltnp 'sport = :{port}'` and stop it, or move the course's ports "
+                f"with EOSLAB_BROKER_PORT (the proxy uses that port + 3)")

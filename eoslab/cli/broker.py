@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..broker import KAFKA_VERSION, EmbeddedBroker, fetch_libs
+from ..kafka import ENV_VAR, broker_in_use, configured_bootstrap
 
 EXAMPLES = """\
 examples:
@@ -57,7 +58,18 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    status = _broker(args).status()
+    broker = _broker(args)
+    status = broker.status()
+    external = configured_bootstrap()
+    ours = (broker.bootstrap, f"localhost:{broker.ports.client}")
+    if external and external not in ours and args.port is None and args.state_dir is None and not status.running:
+        # The course talks to a broker it did not start: say which, and whether it answers.
+        in_use = broker_in_use()
+        print(f"Broker in use: {in_use.describe()}.")
+        if not in_use.brokers:
+            print(f"  start it (`docker compose up -d kafka`), or fix {ENV_VAR}, or unset it to use the course's own")
+        print(f"  the course's own broker ({broker.bootstrap}) is not started: not needed while {ENV_VAR} is set")
+        return 0 if in_use.brokers else 3
     print(status.describe())
     return 0 if status.running else 3  # like `systemctl status`: scripts can test it
 

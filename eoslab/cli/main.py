@@ -6,18 +6,22 @@ Errors the learner can fix are printed as one line, ``eoslab: error: …``, with
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from ..errors import EoslabError
 from . import broker as broker_command
+from . import cluster as cluster_command
 from . import grade as grade_command
 from . import instructor as instructor_command
+from . import progress as progress_command
 from . import reset as reset_command
 from . import transactions as transactions_command
 
 # Each subcommand module offers register(subparsers) and sets `handler` on its parser.
-SUBCOMMANDS = [broker_command, grade_command, instructor_command, reset_command, transactions_command]
+SUBCOMMANDS = [broker_command, cluster_command, grade_command, instructor_command, progress_command, reset_command,
+               transactions_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,7 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(handler(args) or 0)
+        code = int(handler(args) or 0)
+        sys.stdout.flush()  # a reader that went away (`| head -1`) shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader has what it wanted: end quietly, with the exit status of a program SIGPIPE ended.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except EoslabError as error:
         print(f"eoslab: error: {error}", file=sys.stderr)
         return 1

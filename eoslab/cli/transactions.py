@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .. import txntool
+    from ..observe import txntool
 
     open_only = args.open_longer_than is not None
     rows = txntool.list_transactions(longer_than_ms=args.open_longer_than, state="Ongoing" if open_only else None)
@@ -38,21 +38,21 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _describe(args: argparse.Namespace) -> int:
-    from .. import txntool
+    from ..observe import txntool
 
     print(txntool.format_table([txntool.describe_transaction(args.transactional_id)]))
     return 0
 
 
 def _producers(args: argparse.Namespace) -> int:
-    from .. import txntool
+    from ..observe import txntool
 
     print(txntool.format_table(txntool.describe_producers(args.topic, args.partition)))
     return 0
 
 
 def _hanging(args: argparse.Namespace) -> int:
-    from .. import txntool
+    from ..observe import txntool
 
     print(txntool.format_table(txntool.find_hanging(args.topic)))
     return 0

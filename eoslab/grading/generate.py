@@ -3,7 +3,8 @@
 The student version of an assignment is what nbgrader's ``generate_assignment`` makes of
 ``solutions/NN-slug`` in a throwaway course root (:class:`GradingWorkspace`): outputs cleared,
 solutions replaced by stubs, hidden tests removed. Two notebooks are "the same" when their cells
-(type, id, source, nbgrader metadata) and kernelspec are; outputs and execution counts never count.
+(type, id, source, nbgrader metadata, tags: ``demo`` decides what grading runs) and kernelspec are;
+outputs and execution counts never count.
 
 Safety rule: a notebook in ``course/`` is overwritten only if it is missing, already up to date,
 identical to the committed version (``git show HEAD:…``), or identical to what this command wrote
@@ -35,7 +36,8 @@ LAST_GENERATED = Path(".nbgrader") / "generated"
 def normalised(notebook: nbformat.NotebookNode) -> str:
     """What makes two student versions the same: cells and kernelspec, not outputs."""
     cells = [{"cell_type": cell.cell_type, "id": cell.get("id"), "source": cell.source,
-              "nbgrader": cell.metadata.get("nbgrader")} for cell in notebook.cells]
+              "nbgrader": cell.metadata.get("nbgrader"), "tags": cell.metadata.get("tags", [])}
+             for cell in notebook.cells]
     return json.dumps({"kernelspec": notebook.metadata.get("kernelspec"), "cells": cells}, sort_keys=True, indent=1)
 
 

@@ -40,6 +40,21 @@ def load_wrong_answers(root: Path, assignment: str) -> list[WrongAnswer]:
             for item in data["wrong_answers"]]
 
 
+def load_correct_alternatives(root: Path, assignment: str) -> list[WrongAnswer]:
+    """The other right answers (synonyms, other loop shapes, other SQL forms) that must earn full marks.
+
+    Same format as a wrong answer, in the file's ``correct_alternatives`` list. Swapped into the
+    reference solution, an alternative must leave every graded cell at full marks; the optional
+    ``earns_full_marks_in`` (returned as ``loses_points_in``) names the cells that exercise it.
+    """
+    path = root / WRONG_ANSWERS_DIR / f"{assignment}.json"
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [WrongAnswer(item["answer_cell"], item["why"], tuple(item.get("earns_full_marks_in", ())), item["source"])
+            for item in data.get("correct_alternatives", [])]
+
+
 def rounds(wrong_answers: list[WrongAnswer]) -> list[list[WrongAnswer]]:
     """Group wrong answers so that no round replaces the same answer cell twice."""
     grouped: list[list[WrongAnswer]] = []

@@ -4,19 +4,27 @@ The button runs ``eoslab grade`` in a child process (the learner's kernel state 
 grading, and a hung grade cannot freeze the kernel) from a background thread, so the notebook stays
 usable; the thread appends the output to the widget instead of printing (in JupyterLab a thread's
 print goes nowhere). It grades the file on disk: save first. One grading run at a time.
+
+After a run the output shows the score table with the reasons, and a link to the feedback page
+(``feedback/NN-slug.html`` beside the notebook, the path ``eoslab grade`` prints relative to the
+kernel's directory, which is the notebook's): JupyterLab opens a relative link in a tab of its own.
+Errors (``eoslab: error: …``) are shown; the command's other stderr is not.
 """
 
 from __future__ import annotations
 
+import html
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import ipywidgets as widgets
-from IPython.display import display
+from IPython.display import HTML, display
 
-GRADE_DEADLINE_S = 900  # the whole notebook runs with its hidden tests; each cell has its own limit too
+FEEDBACK_PREFIX = "feedback: "
+
+GRADE_DEADLINE_S = 900  # the notebook runs with its hidden tests (demo cells skipped); each cell has its own limit too
 
 
 class GradeButton:
@@ -51,6 +59,11 @@ class GradeButton:
         try:
             finished = subprocess.run(self.command(), capture_output=True, text=True, timeout=GRADE_DEADLINE_S)
             self._output.append_stdout(finished.stdout)
+            link = feedback_link(finished.stdout)
+            if link:
+                self._output.append_display_data(HTML(
+                    f"<a href='{html.escape(link)}' data-eoslab='feedback-link'>"
+                    f"Open your feedback page</a> ({html.escape(link)}): each check, its points and why"))
             errors = [line for line in finished.stderr.splitlines() if line.startswith("eoslab: error")]
             if errors:
                 self._output.append_stdout("\n".join(errors) + "\n")
@@ -61,3 +74,12 @@ class GradeButton:
 
     def close(self) -> None:
         self._box.close()
+
+
+def feedback_link(stdout: str) -> str | None:
+    """The feedback page's path from ``eoslab grade``'s output, if relative (a link JupyterLab opens)."""
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(FEEDBACK_PREFIX):
+            path = line[len(FEEDBACK_PREFIX):].strip()
+            return path if path and not Path(path).is_absolute() else None
+    return None

@@ -13,9 +13,9 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..broker import KAFKA_VERSION
-from ..connect import configured_bootstrap, controlled_broker
+from ..broker.readiness import answers_metadata
 from ..errors import EoslabError
-from ..readiness import answers_metadata
+from ..kafka.connect import configured_bootstrap, controlled_broker
 
 CHECK_TIMEOUT_S = 5.0
 

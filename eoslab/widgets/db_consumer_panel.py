@@ -4,11 +4,12 @@ commit and the offset commit, restart it, count the duplicate rows per sink.
 :class:`DbConsumerPanel` is a :class:`~eoslab.widgets.FailurePanel` (same fault buttons, status,
 log, delivery counts and ``close()``) whose workers are :func:`eoslab.workers.db_consumer.start_db_consumer`
 bookkeepers. Its own controls: the sink (``naive``, ``unique_id``, ``offsets_in_db``, see
-:mod:`eoslab.sinks`), "Run, crash after the DB commit" (a fresh group and a fresh database file, a
+:mod:`eoslab.lessons.sinks`), "Run, crash after the DB commit" (a fresh group and a fresh database file, a
 worker that SIGKILLs itself right after booking its ``crash_after``-th payment and before committing
 that offset to Kafka; offsets are committed every ``commit_every`` payments) and "Restart" (the same
 group, database and settings, no crash point: Kafka replays from the last committed offset).
 Received ids are the rows of the current database, so "duplicated" counts rows booked twice.
+Runs are numbered 1, 2, 3 …; a restart belongs to its run ("naive bookkeeper run 2 (restart)").
 
 Guarantees: each run has its own group and file (runs never mix); the crash is a real SIGKILL at
 the named point; delivery counts are computed when the restarted worker has ended by itself (a
@@ -23,14 +24,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import ipywidgets as widgets
-
-from ..clients import unique_name
 from ..errors import EoslabError
-from ..sinks import SINK_KINDS, booked_ids
+from ..kafka.clients import unique_name
+from ..lessons.sinks import SINK_KINDS, booked_ids
 from ..workers import Worker
 from ..workers.db_consumer import start_db_consumer
-from .failure_panel import FailurePanel
+from .failure_panel import FailurePanel, make_button, make_toggle_buttons
 
 IDLE_EXIT_S = 1.0  # a bookkeeper stops once no payment arrived for a second
 
@@ -51,13 +50,13 @@ class DbConsumerPanel(FailurePanel):
         super().__init__(faults if faults is not None else ["kill_worker"],
                          title=title or f"Bookkeeper of {topic}", sent_ids=lambda: expected,
                          received_ids=lambda: booked_ids(self.database) if self.database else [])
-        self.sink = widgets.ToggleButtons(options=list(sinks), description="Sink:")
-        self.run_button = widgets.Button(description=f"Run, crash after DB commit #{crash_after}",
-                                         button_style="primary", tooltip="Book payments; die after booking "
-                                         f"payment #{crash_after}, before its offset is committed to Kafka.")
-        self.restart_button = widgets.Button(description="Restart (no crash)", icon="play",
-                                             tooltip="Same group and database: Kafka replays from the last "
-                                                     "committed offset.")
+        self.sink = make_toggle_buttons(list(sinks), "Sink:")
+        self.run_button = make_button(f"Run, crash after DB commit #{crash_after}", button_style="primary",
+                                      tooltip=f"Book payments; die after booking payment #{crash_after}, "
+                                              "before its offset is committed to Kafka.")
+        self.restart_button = make_button("Restart (no crash)", icon="play",
+                                          tooltip="Same group and database: Kafka replays from the last "
+                                                  "committed offset.")
         self.run_button.on_click(self._guarded(self.on_run_clicked))
         self.restart_button.on_click(self._guarded(self.on_restart_clicked))
         self.extra_controls.children = (self.sink, self.run_button, self.restart_button)
@@ -72,12 +71,13 @@ class DbConsumerPanel(FailurePanel):
             raise EoslabError(f"no sink {sink!r}; choose one of {', '.join(SINK_KINDS)}")
         run_name = unique_name(f"panel-{sink}")
         self.database = self.workdir / f"{run_name}.db"
-        self.report = None
+        number = self.start_run(f"run {self.runs_started + 1} · {sink} sink, crash after DB commit "
+                                f"#{self.crash_after}, restart")
         self._delivery_line = "delivery: counted once the restarted bookkeeper has ended"
         worker = start_db_consumer(self.topic, run_name, str(self.database), sink,
                                    crash_point=f"after_db_commit_before_offset_commit:{self.crash_after}",
                                    commit_every=self.commit_every, idle_exit_s=IDLE_EXIT_S,
-                                   name=f"{sink} bookkeeper run {len(self.workers) + 1}")
+                                   name=f"{sink} bookkeeper run {number}")
         return self.add_worker(worker)
 
     def restart(self) -> Worker:
@@ -90,7 +90,7 @@ class DbConsumerPanel(FailurePanel):
         self.report = None
         self._delivery_line = "delivery: counted once the restarted bookkeeper has ended"
         restarted = Worker(latest.kind, {**latest.spec, "crash_point": None},
-                           name=latest.name.replace(" run ", " restart of run ", 1))
+                           name=f"{latest.name.split(' (restart')[0]} (restart)")
         return self.add_worker(restarted)
 
     # ---- callbacks ----------------------------------------------------------------------------

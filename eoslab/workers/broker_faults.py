@@ -1,6 +1,6 @@
 """Broker crashes for demos: a hard kill and a restart on the same data.
 
-Only for the broker the course runs itself (:func:`eoslab.connect.controlled_broker`); for any
+Only for the broker the course runs itself (:func:`eoslab.kafka.connect.controlled_broker`); for any
 other broker (docker compose, a class's cluster) every function raises
 :class:`BrokerFaultUnavailable` with a plain "not available for this broker: …" message that a
 widget shows instead of failing. A hard kill is SIGKILL to the JVM: no clean shutdown, the log and
@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 
 from ..broker import EmbeddedBroker
-from ..connect import configured_bootstrap, controlled_broker
 from ..errors import EoslabError
+from ..kafka.connect import configured_bootstrap, controlled_broker
 
 RESTART_TIMEOUT_S = 120.0
 
@@ -35,11 +35,12 @@ def _broker_or_explain(fault: str, *, may_be_down: bool = False) -> EmbeddedBrok
 
 
 def crash_broker() -> str:
-    """SIGKILL the broker (data kept). Returns a one-line account of what happened."""
+    """SIGKILL the broker (data kept). Returns a one-line account of what happened (what comes next,
+    a restart by :func:`start_broker` or by hand, is the caller's to say)."""
     broker = _broker_or_explain("crashing the broker")
     pid = broker.pid()
     broker.kill()
-    return f"broker (pid {pid}) killed with SIGKILL; its data is kept — start it again to recover"
+    return f"broker (pid {pid}) killed with SIGKILL; its data is kept"
 
 
 def start_broker(timeout_s: float = RESTART_TIMEOUT_S) -> str:

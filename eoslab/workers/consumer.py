@@ -28,23 +28,32 @@ from typing import Any
 
 from confluent_kafka import KafkaError, TopicPartition
 
-from ..clients import make_consumer
-from ..verify import record_id
-from .protocol import CrashPoint, StatusReporter, client_callbacks, describe_kafka_error, run_worker
+from ..kafka.clients import make_consumer
+from ..lessons.verifier import record_id
+from .protocol import (
+    CrashPoint,
+    StatusReporter,
+    client_callbacks,
+    describe_kafka_error,
+    run_worker,
+)
 
 COMMIT_MODES = ("after_process", "before_process", "none")
 
 
 
-def group_membership(group: str, member: str | None) -> dict[str, Any]:
-    """Group plumbing, not the lesson (the caller's config wins over these keys)."""
-    config: dict[str, Any] = {
-        "group.id": group,
+def group_membership(group: str, member: str | None, protocol: str = "classic") -> dict[str, Any]:
+    """Group plumbing, not the lesson (the caller's config wins over these keys).
+
+    ``protocol="consumer"`` (KIP-848, ``group.protocol=consumer``): the session timeout and the
+    heartbeat interval are the broker's (group.consumer.session.timeout.ms, 45 s at least), and a
+    client that sets them is refused, so only the group's name (and the static member's) is set.
+    """
+    config: dict[str, Any] = {"group.id": group}
+    if protocol != "consumer":
         # A crashed member's partitions go to the next one after 6 s (the broker's minimum)
         # instead of 45 s, so a crash-and-restart demo takes seconds.
-        "session.timeout.ms": 6000,
-        "heartbeat.interval.ms": 1000,
-    }
+        config.update({"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000})
     if member:
         # Static membership: a restart with the same member name takes the partitions back at
         # once. Not the default: if the broker is away longer than the session timeout, the

@@ -2,7 +2,7 @@
 
 Start it with :func:`start_db_consumer`; it runs as ``python -m eoslab.workers.db_consumer`` on the
 worker machinery of this package (status pipe, watchdog, SIGKILL at a crash point). Each record is
-a payment (:func:`eoslab.sinks.payment_value`) booked by one of the sinks of :mod:`eoslab.sinks`:
+a payment (:func:`eoslab.lessons.sinks.payment_value`) booked by one of the sinks of :mod:`eoslab.lessons.sinks`:
 
 - ``"naive"`` and ``"unique_id"``: book the payment (one DB transaction), then commit the record's
   offset to Kafka — the at-least-once order; the crash point in between makes the replay happen;
@@ -26,10 +26,10 @@ from typing import Any
 
 from confluent_kafka import TopicPartition
 
-from ..clients import make_consumer
-from ..connect import bootstrap as default_bootstrap
 from ..errors import EoslabError
-from ..sinks import SINK_KINDS, open_sink
+from ..kafka.clients import make_consumer
+from ..kafka.connect import bootstrap as default_bootstrap
+from ..lessons.sinks import SINK_KINDS, open_sink
 from .consumer import group_membership, records_until_idle
 from .handle import Worker
 from .launch import DEFAULT_LIFETIME_S

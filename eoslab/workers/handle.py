@@ -52,6 +52,7 @@ class WorkerStatus:
     first_id: int = 0
     # consumer
     assigned: bool = False
+    partitions: tuple[int, ...] = ()  # the partitions it owns now (group copiers: changes with each rebalance)
     seen: int = 0
     processed: int = 0
     # pipeline
@@ -75,7 +76,8 @@ class WorkerStatus:
             f"killed by {self.exit_signal}" if self.exit_signal else f"exited with code {self.exit_code}")
         counts = {"producer": f"sent {self.sent}, acked {self.acked}",
                   "consumer": f"seen {self.seen}, processed {self.processed}, committed {self.committed}",
-                  "pipeline": f"consumed {self.consumed}, produced {self.produced}, committed {self.committed}"}
+                  "pipeline": f"consumed {self.consumed}, produced {self.produced}, committed {self.committed}",
+                  "learner_pipeline": f"produced {self.produced}, input records committed {self.committed}"}
         line = f"{self.kind} pid {self.pid} {state}, {self.phase}: {counts.get(self.kind, '')}"
         if self.transaction != "none":
             line += f", transaction {self.transaction}" + (f" ({self.step})" if self.step and self.alive else "")
@@ -135,6 +137,8 @@ class Worker:
     def _snapshot_locked(self) -> WorkerStatus:
         returncode = self._process.poll()
         known = {key: value for key, value in self._state.items() if key in _STATUS_FIELDS}
+        if "partitions" in known:
+            known["partitions"] = tuple(known["partitions"])  # JSON gives a list; the status is frozen
         known.update(alive=returncode is None, paused=self._paused and returncode is None)
         if returncode is not None:
             known["exit_code"] = returncode

@@ -11,9 +11,9 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
-from ..clients import unique_name
-from ..connect import bootstrap as default_bootstrap
 from ..errors import EoslabError
+from ..kafka.clients import unique_name
+from ..kafka.connect import bootstrap as default_bootstrap
 from .handle import Worker
 from .protocol import CrashPoint
 

@@ -24,7 +24,8 @@ the batch plays the transaction's part.
 
 Status fields: consumed, produced, committed (input records whose progress was committed),
 transaction, transactions_committed, transactions_aborted, last_offset (next input offset
-committed), error, fatal.
+committed), records_of_revoked_partitions (records a consume() handed over after their
+partition was revoked inside it: dropped, the next owner copies them), error, fatal.
 """
 
 from __future__ import annotations
@@ -37,13 +38,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaException, Message, TopicPartition
 
-from ..clients import make_consumer, make_producer
-from ..verify import record_id, record_value
+from ..errors import EoslabError
+from ..kafka.clients import make_consumer, make_producer
+from ..lessons.rewind import rewind_to_committed
+from ..lessons.verifier import record_id, record_value
 from .consumer import group_membership
-from .protocol import (EXIT_FATAL_KAFKA_ERROR, CrashPoint, StatusReporter, client_callbacks, describe_kafka_error,
-                       random_occurrence, run_worker)
+from .protocol import (
+    EXIT_FATAL_KAFKA_ERROR,
+    CrashPoint,
+    StatusReporter,
+    client_callbacks,
+    describe_kafka_error,
+    random_occurrence,
+    run_worker,
+)
 
 CALL_TIMEOUT_S = 20.0
 RETRIES_OF_ONE_CALL = 3
@@ -60,12 +70,13 @@ def main(spec: dict[str, Any], reporter: StatusReporter) -> None:
     crash_record = (random_occurrence(int(spec.get("seed", 0)), int(spec.get("random_within", 50)))
                     if crash and crash.name == "at_random_record" else None)
     exactly_once = mode == "exactly_once"
+    consumer_config = spec.get("consumer_config") or {}
     consumer = make_consumer({
-        **group_membership(spec["group"], spec.get("member")),
+        **group_membership(spec["group"], spec.get("member"), consumer_config.get("group.protocol", "classic")),
         "enable.auto.commit": False,  # progress is committed by this loop only (in the transaction, for EOS)
         "auto.offset.reset": "earliest",  # a new group starts at the beginning of the input
         "isolation.level": "read_committed",  # never copy records of aborted upstream transactions
-        **(spec.get("consumer_config") or {}),
+        **consumer_config,
         **client_callbacks(reporter),
     }, bootstrap_servers=spec["bootstrap"])
     producer_config: dict[str, Any] = {
@@ -94,12 +105,23 @@ def main(spec: dict[str, Any], reporter: StatusReporter) -> None:
         # Fences any older instance with this transactional.id and aborts what it left open.
         producer.init_transactions(CALL_TIMEOUT_S)
     assigned_at: list[float] = []
+    # What this instance owns. Eager protocols revoke everything and assign the whole new set;
+    # cooperative-sticky and KIP-848 (group.protocol=consumer) hand out and take back only the
+    # partitions that move, so ownership is kept as a set. The callbacks run inside consume(),
+    # never in the middle of a transaction: each batch's transaction ends before the next consume.
+    owned: set[int] = set()
 
     def on_assign(_consumer: Any, partitions: list[TopicPartition]) -> None:
         assigned_at.append(time.monotonic())
-        reporter.update(now=True, assigned=True, partitions=[p.partition for p in partitions])
+        owned.update(p.partition for p in partitions)
+        reporter.update(now=True, assigned=True, partitions=sorted(owned))
 
-    consumer.subscribe([spec["input_topic"]], on_assign=on_assign)
+    def on_revoke(_consumer: Any, partitions: list[TopicPartition]) -> None:
+        owned.difference_update(p.partition for p in partitions)
+        reporter.update(now=True, partitions=sorted(owned))
+
+    # on_lost: the group moved on without this member (a session that expired): same bookkeeping.
+    consumer.subscribe([spec["input_topic"]], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
     reporter.update(now=True, phase="running")
 
     loop = _PipelineLoop(spec, reporter, consumer, producer, crash, crash_record)
@@ -108,8 +130,15 @@ def main(spec: dict[str, Any], reporter: StatusReporter) -> None:
     # Idle time counts from the assignment: after a crash, the group may hand the partitions over
     # only when the dead member's session expires.
     while not assigned_at or time.monotonic() - max(last_batch_at, assigned_at[0]) < idle_exit_s:
-        batch = [m for m in consumer.consume(int(spec.get("records_per_transaction", 10)), timeout=0.5)
-                 if m.error() is None]
+        consumed = [m for m in consumer.consume(int(spec.get("records_per_transaction", 10)), timeout=0.5)
+                    if m.error() is None]
+        # A rebalance callback can run inside consume(), after some of the batch was collected:
+        # records of a partition revoked that way come back anyway. They are no longer ours (the
+        # next owner reads them from the committed offsets); copying them would commit their
+        # copies with no offsets for their partition, and the next owner would copy them again.
+        batch = owned_records(consumed, consumer.assignment())
+        if len(batch) < len(consumed):
+            reporter.add(records_of_revoked_partitions=len(consumed) - len(batch))
         if not batch:
             continue
         last_batch_at = time.monotonic()
@@ -168,9 +197,10 @@ class _PipelineLoop:
             if self.crash and self.crash.name == "before_send_offsets" and self.crash.occurrence == self.batches:
                 self.producer.flush(CALL_TIMEOUT_S)
                 self.reporter.crash(self.crash)
-            # position() is the *next* offset to read (last processed + 1) — exactly what must be
-            # committed; the group metadata lets the broker fence a zombie of an older generation.
-            positions = self.consumer.position(self.consumer.assignment())
+            # The next offset to read (last copied + 1) of each partition in the batch — exactly
+            # what must be committed; the group metadata lets the broker fence a zombie of an
+            # older generation.
+            positions = offsets_after(batch)
             self.reporter.update(now=True, step="send_offsets_to_transaction")
             _retrying(lambda: self.producer.send_offsets_to_transaction(
                 positions, self.consumer.consumer_group_metadata(), CALL_TIMEOUT_S), self.reporter)
@@ -214,11 +244,29 @@ class _PipelineLoop:
         self.reporter.update(now=True, last_offset=_next_offset(offsets or []))
 
     def _rewind_to_committed(self) -> None:
-        committed = self.consumer.committed(self.consumer.assignment(), timeout=CALL_TIMEOUT_S)
-        for partition in committed:
-            # No committed offset yet: back to the start, as auto.offset.reset=earliest would.
-            target = partition.offset if partition.offset >= 0 else OFFSET_BEGINNING
-            self.consumer.seek(TopicPartition(partition.topic, partition.partition, target))
+        if not self.consumer.assignment():
+            return  # revoked meanwhile: the next owner starts from the committed offsets
+        try:
+            rewind_to_committed(self.consumer, CALL_TIMEOUT_S)
+        except EoslabError as unreadable:
+            # Not knowing where to restart: exit as stuck (a plain message, so fatal), and a new
+            # instance reads the committed offsets.
+            raise KafkaException(str(unreadable)) from None
+
+
+def owned_records(batch: list[Message], assignment: list[TopicPartition]) -> list[Message]:
+    """The records of ``batch`` whose partition is still in ``assignment``, in order."""
+    assigned = {(partition.topic, partition.partition) for partition in assignment}
+    return [message for message in batch if (message.topic(), message.partition()) in assigned]
+
+
+def offsets_after(batch: list[Message]) -> list[TopicPartition]:
+    """Per partition in ``batch``, the offset after its last record: what a commit of it records."""
+    following: dict[tuple[str, int], int] = {}
+    for message in batch:
+        key = (message.topic(), message.partition())
+        following[key] = max(following.get(key, 0), message.offset() + 1)
+    return [TopicPartition(topic, partition, offset) for (topic, partition), offset in sorted(following.items())]
 
 
 def _next_offset(positions: list[TopicPartition]) -> int | None:

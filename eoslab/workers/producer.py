@@ -24,9 +24,15 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message
 
-from ..clients import make_producer
-from ..verify import record_value
-from .protocol import CrashPoint, StatusReporter, client_callbacks, describe_kafka_error, run_worker
+from ..kafka.clients import make_producer
+from ..lessons.verifier import record_value
+from .protocol import (
+    CrashPoint,
+    StatusReporter,
+    client_callbacks,
+    describe_kafka_error,
+    run_worker,
+)
 
 TRANSACTION_CALL_TIMEOUT_S = 30.0
 RETRIES_OF_ONE_CALL = 5

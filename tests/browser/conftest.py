@@ -1,8 +1,11 @@
 """Browser fixtures: JupyterLab on a copy of course/, driven by Debian's Chromium through Playwright.
 
 - ``lab``: one JupyterLab for the session (loopback, free port, random token) on a temporary copy
-  of ``course/`` — running notebooks there never touches the committed ones — with the session
-  broker's environment, so kernels use the test broker; its user-level Jupyter directories are
+  of ``course/`` inside a copy of the course root (``nbgrader_config.py`` and ``solutions/`` beside
+  it, ``EOSLAB_COURSE_ROOT`` pointing there), so running and grading notebooks never touches the
+  committed ones; it opens on the start page as ``./dev lab`` does (the same ``default_url``), keeps
+  the learner's progress in a temporary file (``progress_file``), and has the session broker's
+  environment, so kernels use the test broker; its user-level Jupyter directories are
   temporary too, while what is installed in the environment loads as for a learner: nbgrader's
   tools as ``scripts/setup-nbgrader-extensions.sh learner`` set them up in the venv (``./dev lab``
   and ``./dev test`` run it; it takes over a minute, too long to repeat per test session).
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from eoslab.labserver import LabServer, launch_lab, write_lab_settings
+from eoslab.grading.labserver import LabServer, launch_lab, write_lab_settings
 
 if TYPE_CHECKING:  # Playwright may be missing; the fixtures then skip
     from playwright.sync_api import Browser, Page
@@ -46,8 +49,8 @@ CHROMIUM_ARGS = [
 LAB_SETTINGS = {
     # Every cell stays in the DOM, so waits and checks see the whole notebook.
     "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
-    # No "would you like news?" toast over the screenshots, no update check on a closed network.
-    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+    # The news pop-up is off through the environment's settings, as for a learner
+    # (scripts/setup-nbgrader-extensions.sh); tests/browser/test_start_page.py checks it stays off.
 }
 
 
@@ -69,19 +72,38 @@ def chromium() -> str:
 
 @pytest.fixture(scope="session")
 def course_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A throwaway copy of course/ for the browser to run."""
-    target = tmp_path_factory.mktemp("browser") / "course"
-    shutil.copytree(REPO / "course", target, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "*.bak*"))
-    return target
+    """A throwaway copy of course/ for the browser to run, in a copy of the course root (so grading
+    from the page grades this copy, in this copy)."""
+    root = tmp_path_factory.mktemp("browser")
+    ignore = shutil.ignore_patterns(".ipynb_checkpoints", "*.bak*", "backups", "feedback")
+    shutil.copytree(REPO / "course", root / "course", ignore=ignore)
+    shutil.copytree(REPO / "solutions", root / "solutions", ignore=ignore)
+    shutil.copy(REPO / "nbgrader_config.py", root)
+    return root / "course"
+
+
+def dev_lab_default_url() -> str:
+    """The page ``./dev lab`` opens first (its ``--LabApp.default_url``), so the tests open the same."""
+    found = re.search(r"--LabApp\.default_url=(\S+)", (REPO / "dev").read_text())
+    assert found, "./dev lab no longer sets --LabApp.default_url: where does JupyterLab open?"
+    return found.group(1)
 
 
 @pytest.fixture(scope="session")
-def lab(chromium: str, kafka_bootstrap: str, course_copy: Path,
+def progress_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The learner's progress file for the session's JupyterLab (never the real learner's)."""
+    return tmp_path_factory.mktemp("progress") / "progress.json"
+
+
+@pytest.fixture(scope="session")
+def lab(chromium: str, kafka_bootstrap: str, course_copy: Path, progress_file: Path,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     home = tmp_path_factory.mktemp("jupyter-home")
     write_lab_settings(home, LAB_SETTINGS)
     # os.environ carries the session broker's KAFKA_BOOTSTRAP_SERVERS / EOSLAB_* (tests/conftest.py).
-    server = launch_lab(course_copy, home, timeout_s=120)
+    env = {"EOSLAB_COURSE_ROOT": str(course_copy.parent), "EOSLAB_PROGRESS_FILE": str(progress_file)}
+    server = launch_lab(course_copy, home, env=env, timeout_s=120,
+                        extra_args=[f"--LabApp.default_url={dev_lab_default_url()}"])
     try:
         yield server
     finally:

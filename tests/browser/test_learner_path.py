@@ -26,7 +26,7 @@ from jupyterlab_page import MERMAID_FIGURE, NotebookPage, judge_outputs, mermaid
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook  # noqa: E402
 from playwright.sync_api import Locator, Page  # noqa: E402
 
-from eoslab.labserver import LabServer  # noqa: E402
+from eoslab.grading.labserver import LabServer  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker]
 
@@ -204,7 +204,7 @@ def check_failure_panel(page: Page, shoot: Shoot) -> None:
 def panel_notebook(course_copy: Path) -> str:
     """A notebook with only a producer failure panel, as the widgets' docstring shows it."""
     notebook = new_notebook(cells=[new_code_cell(
-        "from eoslab.clients import create_topics, unique_name\n"
+        "from eoslab.kafka.clients import create_topics, unique_name\n"
         "from eoslab.widgets import FailurePanel\n\n"
         "panel_topic = create_topics([unique_name('browser-panel')])[0]\n"
         "panel = FailurePanel.for_producer(panel_topic, count=20, variants={\n"
@@ -268,3 +268,74 @@ def test_every_mermaid_diagram_renders_as_svg(lab: LabServer, page: Page, shoot:
     page.locator(f"{MERMAID_FIGURE}").first.scroll_into_view_if_needed()
     shoot(page, "diagram")
     assert problems == []
+
+
+def open_and_run_cells(lab: LabServer, page: Page, course_copy: Path, assignment: str,
+                       cell_ids: tuple[str, ...]) -> NotebookPage:
+    """Open the solved learner copy of ``assignment`` and run the cells with these ids, in order."""
+    notebook = NotebookPage(page, lab, solved_learner_copy(course_copy, assignment))
+    ids = [cell.get("id") for cell in nbformat.read(notebook.file, as_version=4).cells]
+    notebook.open()
+    for cell_id in cell_ids:
+        notebook.run_cell(ids.index(cell_id), timeout_s=120)
+    return notebook
+
+
+FAILOVER_BUTTON = "Kill the leader, followers behind"
+
+
+def test_the_durability_panel_breaks_the_cluster_and_draws_what_each_replica_kept(
+        lab: LabServer, course_copy: Path, page: Page, shoot: Shoot) -> None:
+    """02: a learner runs the set-up and the panel cell, presses the failover button and sees the loss drawn."""
+    open_and_run_cells(lab, page, course_copy, "02-durability", ("imports", "setup", "panel"))
+    button = page.get_by_role("button", name=FAILOVER_BUTTON, exact=True)
+    button.scroll_into_view_if_needed()
+    shoot(page, "panel")
+    button.click()
+    # While the demo runs the buttons are off and the status line shows the paused followers.
+    page.wait_for_function("(label) => [...document.querySelectorAll('button')].some("
+                           "b => b.textContent.trim() === label && b.disabled)", arg=FAILOVER_BUTTON, timeout=10_000)
+    drawing = page.locator(".eos-rep").first
+    drawing.wait_for(timeout=180_000)
+    result = page.locator(".widget-html", has=page.locator(".eos-rep")).first
+    assert "acknowledged records no longer exist" in result.inner_text()  # acks=1
+    assert "No acknowledged record was lost" in result.inner_text()  # acks=all
+    drawing.scroll_into_view_if_needed()
+    shoot(page, "failover-drawn")
+    assert page.locator(".eos-rep").count() >= 4  # before and after, for acks=1 and for acks=all
+    page.wait_for_function("(label) => [...document.querySelectorAll('button')].some("
+                           "b => b.textContent.trim() === label && !b.disabled)", arg=FAILOVER_BUTTON, timeout=30_000)
+
+
+ZOMBIE_REFUSED = re.compile(r"copier 1: pid \d+ running[^\n]*[1-9]\d* aborted[^\n]*(ILLEGAL_GENERATION|UNKNOWN_MEMBER_ID|"
+                            r"generation|member)", re.IGNORECASE)
+
+
+def test_the_group_panel_shows_partitions_move_and_a_paused_copier_wake_up_fenced(
+        lab: LabServer, course_copy: Path, page: Page, shoot: Shoot) -> None:
+    """06: two copiers share six partitions; copier 1 is paused past the session timeout and resumed."""
+    open_and_run_cells(lab, page, course_copy, "06-exactly-once-pipeline", ("imports", "setup", "group-panel"))
+    panel = page.locator(".widget-vbox", has_text="A consumer group of copiers").first
+    panel.scroll_into_view_if_needed()
+    status = panel.locator("pre").first
+
+    def press(label: str) -> None:  # ipywidgets puts the icon inside the button, before its label
+        panel.locator("button", has_text=label).first.click()
+
+    press("Start / restart")
+    press("copier 2")
+    press("Start / restart")
+    status.filter(has_text=re.compile(r"→copier 1.*→copier 2|→copier 2.*→copier 1")).wait_for(timeout=90_000)
+    shoot(page, "two-copiers-share-the-partitions")
+    press("copier 1")
+    press("Pause (zombie)")
+    status.filter(has_text="a zombie").wait_for(timeout=30_000)
+    page.wait_for_timeout(4_000)  # past the session timeout and the rebalance: copier 2 owns everything
+    shoot(page, "copier-1-paused-the-group-moved-on")
+    press("Resume")
+    deadline = time.monotonic() + 90
+    while not ZOMBIE_REFUSED.search(status.inner_text()) and time.monotonic() < deadline:
+        page.wait_for_timeout(500)  # polling interval; the status redraws every half second
+    panel.scroll_into_view_if_needed()
+    shoot(page, "zombie-fenced")
+    assert ZOMBIE_REFUSED.search(status.inner_text()), status.inner_text()
