@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from eoslab.kafka.clients import make_producer
+from eoslab.kafka.clients import create_topics, delete_topics, make_producer, unique_name
+from eoslab.lessons import verifier
 from eoslab.errors import EoslabError
 from eoslab.lessons.verifier import (DeliveryReport, assert_exactly_once, read_ids, read_records, record_id, record_value,
                            verify)
@@ -111,3 +114,68 @@ def test_read_committed_skips_an_aborted_transaction_that_read_uncommitted_sees(
     assert read_ids(topic, "read_committed", timeout_s=20) == [0, 1, 2]
     assert read_ids(topic, "read_uncommitted", timeout_s=20) == [0, 1, 2, 3, 4]
     assert read_records(topic, timeout_s=20) == [(0, 0), (0, 1), (0, 2)]
+
+
+def _transactional_producer(topic: str):
+    producer = make_producer({"transactional.id": f"{topic}-{unique_name('settle')}"})
+    producer.init_transactions(15)
+    return producer
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(60)
+def test_read_committed_waits_for_the_markers_of_a_transaction_that_just_committed(
+        topic: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first LSO a reader sees may predate the commit markers; it asks again instead of stopping there."""
+    producer = _transactional_producer(topic)
+    producer.begin_transaction()
+    for n in range(3):
+        producer.produce(topic, record_value(n))
+    producer.commit_transaction(15)
+
+    real_end_offsets = verifier._end_offsets
+    answers: list[dict[int, int]] = []
+
+    def markers_not_yet_written(consumer, topic_name, partitions, deadline):
+        ends = real_end_offsets(consumer, topic_name, partitions, deadline)
+        if not answers:  # the reader's first look: the LSO still at the first record
+            ends = {partition: 0 for partition in ends}
+        answers.append(ends)
+        return ends
+
+    monkeypatch.setattr(verifier, "_end_offsets", markers_not_yet_written)
+    assert read_ids(topic, "read_committed", timeout_s=20) == [0, 1, 2]
+    assert answers[0] == {0: 0} and len(answers) >= 3, "the stale LSO was asked again"
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(60)
+def test_read_committed_behind_an_open_transaction_stops_at_its_first_record_after_a_bounded_wait(topic: str) -> None:
+    producer = _transactional_producer(topic)
+    producer.begin_transaction()
+    producer.produce(topic, record_value(0))
+    producer.commit_transaction(15)
+    producer.begin_transaction()
+    producer.produce(topic, record_value(1))
+    producer.flush(10)  # written, not committed: the LSO stays at offset 1
+    started = time.monotonic()
+    assert read_ids(topic, "read_committed", timeout_s=20) == [0]
+    assert time.monotonic() - started < verifier.MARKER_SETTLE_S + 5
+    assert read_ids(topic, "read_uncommitted", timeout_s=20) == [0, 1]
+    producer.abort_transaction(15)
+
+
+@pytest.mark.broker
+@pytest.mark.timeout(90)
+def test_every_transaction_read_right_after_its_commit_is_seen() -> None:
+    """Commit, then read at once: twenty times, each committed record is there."""
+    name = create_topics([unique_name("settle")])[0]
+    try:
+        producer = _transactional_producer(name)
+        for n in range(20):
+            producer.begin_transaction()
+            producer.produce(name, record_value(n))
+            producer.commit_transaction(15)
+            assert read_ids(name, "read_committed", timeout_s=20) == list(range(n + 1))
+    finally:
+        delete_topics([name])

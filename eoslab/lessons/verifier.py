@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from ..errors import EoslabError
 from ..kafka.clients import make_consumer, unique_name
@@ -37,6 +37,9 @@ RecordId = Hashable
 ID_PREFIX = "id:"
 EXAMPLES_SHOWN = 3
 READ_TIMEOUT_S = 20.0
+#: How long a read_committed read waits for the markers of a transaction that has just committed.
+MARKER_SETTLE_S = 2.0
+MARKER_POLL_S = 0.05
 
 
 # ---- record format ---------------------------------------------------------------------------
@@ -216,12 +219,9 @@ def read_records(topic: str, isolation_level: str = "read_committed", timeout_s:
         topic_metadata = metadata.topics.get(topic)
         if topic_metadata is None or topic_metadata.error is not None or not topic_metadata.partitions:
             raise EoslabError(f"topic {topic!r} does not exist (or has no partitions); create it first")
-        ends: dict[int, int] = {}
-        for partition in topic_metadata.partitions:
-            # A consumer's watermark query uses its isolation level: LSO for read_committed.
-            _, end = consumer.get_watermark_offsets(TopicPartition(topic, partition),
-                                                    timeout=max(0.5, deadline - time.monotonic()))
-            ends[partition] = end
+        ends = _end_offsets(consumer, topic, topic_metadata.partitions, deadline)
+        if isolation_level == "read_committed":
+            ends = _after_pending_markers(consumer, topic, ends, deadline, bootstrap_servers)
         positions = {partition: 0 for partition in ends}
         pending = {partition for partition, end in ends.items() if end > 0}
         consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING) for partition in pending])
@@ -252,4 +252,40 @@ def read_records(topic: str, isolation_level: str = "read_committed", timeout_s:
     finally:
         consumer.close()
 
+
+def _end_offsets(consumer: Consumer, topic: str, partitions: Iterable[int], deadline: float) -> dict[int, int]:
+    """Each partition's end as ``consumer`` sees it: its watermark query uses its isolation level
+    (the high watermark for read_uncommitted, the last stable offset for read_committed)."""
+    ends: dict[int, int] = {}
+    for partition in partitions:
+        _, end = consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                timeout=max(0.5, deadline - time.monotonic()))
+        ends[partition] = end
+    return ends
+
+
+def _after_pending_markers(consumer: Consumer, topic: str, stable_ends: dict[int, int], deadline: float,
+                           bootstrap_servers: str | None) -> dict[int, int]:
+    """The last stable offsets once the markers of transactions that just committed are written.
+
+    commit_transaction() returns once the coordinator has logged its decision; the coordinator
+    writes the commit markers to the partitions moments later, and until then the LSO stays at the
+    transaction's first record. A reader that started in that gap would miss records that are
+    committed (seen in CI: a transfer that returned True read as empty). So where the LSO is below
+    the high watermark, ask again for up to MARKER_SETTLE_S: a committed transaction's markers
+    arrive in that time, a transaction really still open keeps the LSO where it is (and costs the wait).
+    """
+    uncommitted = make_consumer({"group.id": unique_name("eoslab-verify"), "enable.auto.commit": False,
+                                 "isolation.level": "read_uncommitted"}, bootstrap_servers=bootstrap_servers)
+    try:
+        high_watermarks = _end_offsets(uncommitted, topic, stable_ends, deadline)
+    finally:
+        uncommitted.close()
+    settle_until = min(deadline, time.monotonic() + MARKER_SETTLE_S)
+    ends = dict(stable_ends)
+    while any(ends[p] < high_watermarks[p] for p in ends) and time.monotonic() < settle_until:
+        time.sleep(MARKER_POLL_S)
+        lagging = [p for p in ends if ends[p] < high_watermarks[p]]
+        ends.update(_end_offsets(consumer, topic, lagging, deadline))
+    return ends
 
