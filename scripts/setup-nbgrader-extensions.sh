@@ -66,7 +66,8 @@ JSON
 # the language_info its kernel will report, so opening one does not mark it unsaved
 # (eoslab/grading/contents.py). Learners also: nbgrader_config.py hidden from the file browser
 # (nbgrader's Assignment List and Validate read it from disk, so they keep working), and through
-# the environment's settings overrides no news pop-up, no update check, and room for file names.
+# the environment's settings overrides no news pop-up, no update check, room for file names, and no
+# "Select Kernel" dialog (a notebook whose kernel was shut down starts the preferred one again, seen in CI).
 lab_view() {  # $1: learner|instructor
   # jupyter_server reads traitlets settings from jupyter_server_config.json, not from its .d folder
   # (that one only switches extensions), so merge ours into that file, keeping whatever else it holds.
@@ -93,7 +94,8 @@ PYTHON
     cat > "$overrides/eoslab-learner.json" <<'JSON'
 {
   "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false},
-  "@jupyterlab/filebrowser-extension:browser": {"showLastModifiedColumn": false}
+  "@jupyterlab/filebrowser-extension:browser": {"showLastModifiedColumn": false},
+  "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": true}
 }
 JSON
   else

@@ -156,7 +156,21 @@ class NotebookPage:
 
     def select_cell(self, index: int) -> None:
         """Select cell ``index`` (0-based, all cell types) in command mode, as a click on its prompt does."""
+        self.accept_kernel_dialog()
         self.page.locator(f"{PANEL} .jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt").click()
+
+    def accept_kernel_dialog(self) -> None:
+        """If JupyterLab asks which kernel to start, answer as a learner would: the preferred one.
+
+        The course's settings start it without asking (autoStartDefaultKernel); seen once in CI before
+        they did, after an earlier test had shut the start page's kernel down. Said on stdout, so a
+        recurrence stays visible; tests/browser/test_start_page.py asserts a fresh start asks nothing.
+        """
+        dialog = self.page.locator(".jp-Dialog").filter(has_text="Select Kernel")
+        if dialog.count() and dialog.first.is_visible():
+            print(f"JupyterLab asked for a kernel for {self.path}; accepting the preferred one")
+            dialog.first.locator(".jp-Dialog-button.jp-mod-accept").click()
+            dialog.first.wait_for(state="detached", timeout=10_000)
 
     def run_all_above(self, index: int, timeout_s: float = 180) -> None:
         """Select cell ``index`` and Run → Run All Above Selected Cell (a learner stopping at that cell)."""

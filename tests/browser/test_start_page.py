@@ -66,6 +66,7 @@ def test_jupyterlab_opens_on_the_start_page_clean_with_its_map(lab: LabServer, p
     assert f"{names[0]}/{names[0]}.ipynb" in (links.first.get_attribute("href") or "")
     assert stays_clean(start), "the start page shows the unsaved dot right after opening"
     assert page.get_by_text(re.compile("official Jupyter news", re.I)).count() == 0, "the news pop-up is on"
+    assert page.locator(".jp-Dialog").count() == 0, "a dialog (e.g. Select Kernel) asks the learner something"
     listing = page.locator(".jp-DirListing-itemName").all_inner_texts()
     assert "START.ipynb" in listing and "nbgrader_config.py" not in listing, listing
 
