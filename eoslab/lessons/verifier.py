@@ -205,6 +205,13 @@ def read_ids(topic: str, isolation_level: str = "read_committed", timeout_s: flo
 def read_records(topic: str, isolation_level: str = "read_committed", timeout_s: float = READ_TIMEOUT_S, *,
                  bootstrap_servers: str | None = None) -> list[tuple[int, RecordId]]:
     """Like :func:`read_ids`, as ``(partition, id)`` pairs, for an order check per partition."""
+    return [(partition, record_id(value)) for partition, _, value in
+            read_messages(topic, isolation_level, timeout_s, bootstrap_servers=bootstrap_servers)]
+
+
+def read_messages(topic: str, isolation_level: str = "read_committed", timeout_s: float = READ_TIMEOUT_S, *,
+                  bootstrap_servers: str | None = None) -> list[tuple[int, bytes | None, bytes | None]]:
+    """Like :func:`read_ids`, as ``(partition, key, value)``, for a check of what each record holds."""
     if isolation_level not in ("read_committed", "read_uncommitted"):
         raise EoslabError(f"isolation_level must be 'read_committed' or 'read_uncommitted', not {isolation_level!r}")
     deadline = time.monotonic() + timeout_s
@@ -225,7 +232,7 @@ def read_records(topic: str, isolation_level: str = "read_committed", timeout_s:
         positions = {partition: 0 for partition in ends}
         pending = {partition for partition, end in ends.items() if end > 0}
         consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING) for partition in pending])
-        found: list[tuple[int, RecordId]] = []
+        found: list[tuple[int, bytes | None, bytes | None]] = []
         while pending:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -244,7 +251,7 @@ def read_records(topic: str, isolation_level: str = "read_committed", timeout_s:
                         pending.discard(partition)
                     continue
                 raise EoslabError(f"reading {topic} failed: {error.str()}")
-            found.append((partition, record_id(message.value())))
+            found.append((partition, message.key(), message.value()))
             positions[partition] = message.offset() + 1
             if positions[partition] >= ends[partition]:
                 pending.discard(partition)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import TopicPartition
@@ -45,6 +46,7 @@ from .launch import start_pipeline
 FAULT_KINDS = ("kill", "pause", "broker", "join")
 SESSION_TIMEOUT_MS = 6000  # the broker's minimum: a paused instance loses its partitions after 6 s
 PAUSE_S = SESSION_TIMEOUT_MS / 1000 + 4  # long enough for the group to move on without it
+PAUSE_WAIT_S = 3.0  # at most this long for the member to be inside a transaction before it is paused
 CHECK_EVERY_S = 0.5
 
 
@@ -86,6 +88,7 @@ class GroupRunResult:
     aborted_transactions: int = 0  # as the instances reported them (a killed one reports no more)
     abort_reasons: set[str] = field(default_factory=set)  # error names behind those aborts (ILLEGAL_GENERATION, …)
     errors: list[str] = field(default_factory=list)
+    member_errors: list[str] = field(default_factory=list)  # members that ended on an error of their own
     elapsed_s: float = 0.0
     timeline: list[tuple[float, int]] = field(default_factory=list)  # (seconds since start, committed)
     final_owners: dict[int, tuple[int, ...]] = field(default_factory=dict)  # instance -> partitions, at the end
@@ -147,7 +150,6 @@ def run_group_copiers(*, records: int = 20_000, partitions: int = 6, instances: 
     group = unique_name("group-copier")
     result = GroupRunResult(records, partitions, instances)
     create_topics([input_topic, output_topic], partitions=partitions, bootstrap_servers=address)
-    copiers: list[Worker] = []
     # KIP-848 groups take their session timeout from the broker; a client that sets one is refused.
     kip_848 = (consumer_config or {}).get("group.protocol") == "consumer"
     session_timeout = {} if kip_848 else {"session.timeout.ms": SESSION_TIMEOUT_MS}
@@ -168,11 +170,36 @@ def run_group_copiers(*, records: int = 20_000, partitions: int = 6, instances: 
                 consumer_config={**session_timeout, **(consumer_config or {})},
                 idle_exit_s=15.0, max_lifetime_s=max(5.0, deadline - time.monotonic()), name=f"copier {number}")
 
-        copiers = [start(number) for number in range(instances)]
+        supervise_group(start, result, plan, group=group, input_topic=input_topic, started=started,
+                        deadline=deadline, timeout_s=timeout_s, address=address)
+        result.report = verify_group_copy(input_topic, output_topic, max(5.0, deadline - time.monotonic()), address)
+    finally:
+        delete_topics([input_topic, output_topic], bootstrap_servers=address)
+        result.elapsed_s = time.monotonic() - started
+    return result
+
+
+def supervise_group(start: Callable[[int], Worker], result: GroupRunResult, plan: list[GroupFault], *,
+                    group: str, input_topic: str, started: float, deadline: float, timeout_s: float,
+                    address: str, on_done: Callable[[], None] | None = None,
+                    stop_on_member_error: bool = False) -> None:
+    """Run ``result.instances`` members (``start(number)`` starts one) until the group has committed
+    the whole input, striking per ``plan``; restart members that end early; close them all.
+
+    ``on_done`` runs once the input is committed, before the members are closed (members that
+    stop on a signal of their own get it there). Errors go to ``result.errors``; a member that
+    ended on an error that is not a fatal Kafka one goes to ``result.member_errors`` as well, and
+    with ``stop_on_member_error`` ends the run there (a learner's function that raises would only
+    raise again).
+    """
+    records = result.records
+    copiers: list[Worker] = []
+    try:
+        copiers = [start(number) for number in range(result.instances)]
         pending = list(plan)
         committed_at_last_strike = -1
         paused: dict[int, float] = {}  # instance -> when it is resumed
-        progress = _GroupProgress(group, input_topic, partitions, address)
+        progress = _GroupProgress(group, input_topic, result.partitions, address)
         try:
             while True:
                 done = progress.committed()
@@ -204,25 +231,44 @@ def run_group_copiers(*, records: int = 20_000, partitions: int = 6, instances: 
                 for number, copier in enumerate(copiers):
                     if not copier.status.alive and number not in paused:
                         result.aborted_transactions += copier.status.transactions_aborted
+                        _note_failure(copier, result)
                         copier.close()
                         copiers[number] = start(number)
                         result.restarts += 1
+                if stop_on_member_error and result.member_errors:
+                    result.errors.append(f"a member ended on an error: {result.member_errors[0]}")
+                    break
                 time.sleep(CHECK_EVERY_S)  # the next look at the committed offsets
         finally:
             progress.close()
+        if on_done is not None:
+            on_done()
         result.final_owners = {number: copier.status.partitions for number, copier in enumerate(copiers)}
         for number, copier in enumerate(copiers):
             if number in paused:
                 copier.resume()
+            if on_done is not None:
+                _wait_quietly(copier, max(1.0, min(10.0, deadline - time.monotonic())))
             result.aborted_transactions += copier.status.transactions_aborted
             copier.close()
-        result.report = verify_group_copy(input_topic, output_topic, max(5.0, deadline - time.monotonic()), address)
     finally:
         for copier in copiers:
             copier.close()
-        delete_topics([input_topic, output_topic], bootstrap_servers=address)
-        result.elapsed_s = time.monotonic() - started
-    return result
+
+
+def _wait_quietly(copier: Worker, timeout_s: float) -> None:
+    """Give a member told to stop the time to end its last transaction; close() kills it after that."""
+    try:
+        copier.wait(timeout_s)
+    except TimeoutError:
+        pass
+
+
+def _note_failure(copier: Worker, result: GroupRunResult) -> None:
+    """A member that ended with an error of its own (not a strike): keep the first line of why."""
+    status = copier.status
+    if status.phase == "failed" and status.error and not status.fatal:
+        result.member_errors.append(f"{copier.name}: {status.error}")
 
 
 def verify_group_copy(input_topic: str, output_topic: str, timeout_s: float,
@@ -247,6 +293,12 @@ def _strike(fault: GroupFault, copiers: list[Worker], start: Any, paused: dict[i
         copiers[fault.instance] = start(fault.instance)
     elif fault.kind == "pause":
         if fault.instance not in paused:
+            # A zombie worth the name has a transaction open: wait (briefly) for one to begin.
+            try:
+                copiers[fault.instance].wait_for(lambda status: status.transaction == "open", PAUSE_WAIT_S,
+                                                 "a transaction to be open")
+            except (TimeoutError, EoslabError):
+                pass  # paused anyway: between transactions, or a member that ended meanwhile
             copiers[fault.instance].pause()
             # The group rebalances without it meanwhile; the others go on copying.
             paused[fault.instance] = time.monotonic() + PAUSE_S

@@ -77,7 +77,9 @@ class WorkerStatus:
         counts = {"producer": f"sent {self.sent}, acked {self.acked}",
                   "consumer": f"seen {self.seen}, processed {self.processed}, committed {self.committed}",
                   "pipeline": f"consumed {self.consumed}, produced {self.produced}, committed {self.committed}",
-                  "learner_pipeline": f"produced {self.produced}, input records committed {self.committed}"}
+                  "learner_pipeline": f"produced {self.produced}, input records committed {self.committed}",
+                  "learner_member": f"produced {self.produced}, transactions committed {self.transactions_committed}, "
+                                    f"aborted {self.transactions_aborted}"}
         line = f"{self.kind} pid {self.pid} {state}, {self.phase}: {counts.get(self.kind, '')}"
         if self.transaction != "none":
             line += f", transaction {self.transaction}" + (f" ({self.step})" if self.step and self.alive else "")

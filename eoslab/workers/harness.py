@@ -385,8 +385,14 @@ class _WatchedProducer:
             answer = real(*args, **kwargs)
             if name == "produce":
                 self._reporter.add(produced=1)
-            if name == "abort_transaction":
+            elif name == "begin_transaction":
+                self._reporter.update(now=True, transaction="open")  # a pause strike waits for this
+            elif name == "abort_transaction":
                 self._reporter.add(transactions_aborted=1)
+                self._reporter.update(now=True, transaction="aborted")
+            elif name == "commit_transaction":
+                self._reporter.add(transactions_committed=1)
+                self._reporter.update(now=True, transaction="committed")
             if kill and kill.when == "after":
                 self._crash(kill)
             return answer
