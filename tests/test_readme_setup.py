@@ -37,6 +37,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "artifacts" / "readme-setup"
 SETUP_DEADLINE_S = 12 * 60
+HEARTBEAT_GRACE_S = 10.0
 
 
 def api(base_url: str, token: str, path: str, method: str = "GET", body: dict | None = None) -> dict | list:
@@ -57,6 +58,10 @@ def run_in_kernel(connection_file: Path, code: str, timeout_s: float = 90) -> st
         time.sleep(0.5)  # polling interval; the loop re-checks for the file
     client = BlockingKernelClient(connection_file=str(connection_file))
     client.load_connection_file()
+    # jupyter_client calls a kernel dead after one heartbeat missed for 1 s; beside a loaded test run
+    # (two cores, a fresh venv's first imports) a live kernel can miss one. CI once failed this test with
+    # "Kernel died before replying to kernel_info"; a failure now also says what the server thinks.
+    client.hb_channel.time_to_dead = HEARTBEAT_GRACE_S
     client.start_channels()
     try:
         client.wait_for_ready(timeout=max(1.0, deadline - time.monotonic()))
@@ -121,8 +126,13 @@ def test_dev_lab_reaches_jupyterlab_and_a_ready_broker_from_scratch(tmp_path: Pa
                       {"path": "00-orientation/00-orientation.ipynb", "type": "notebook",
                        "kernel": {"name": "python3"}})
         kernel_id = session["kernel"]["id"]  # type: ignore[index]
-        printed = run_in_kernel(tmp_path / "jupyter" / "runtime" / f"kernel-{kernel_id}.json",
-                                "import sys, eoslab; print(sys.prefix, eoslab.bootstrap())")
+        try:
+            printed = run_in_kernel(tmp_path / "jupyter" / "runtime" / f"kernel-{kernel_id}.json",
+                                    "import sys, eoslab; print(sys.prefix, eoslab.bootstrap())")
+        except RuntimeError as error:
+            kernels = api(base_url, token, "/api/kernels")
+            raise AssertionError(f"the notebook kernel did not answer ({error}); the server lists {kernels}; "
+                                 f"./dev lab's output is in {log_path}") from error
         assert printed.split() == [str(venv), broker.bootstrap], \
             f"the notebook kernel should run in {venv} and find {broker.bootstrap}; it printed {printed!r}"
     finally:
