@@ -139,8 +139,8 @@ def test_the_feedback_folder_is_git_ignored() -> None:
 
 @pytest.fixture
 def course_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the course (00 and 09, no git history) the commands may change."""
-    root = course_repo_copy(tmp_path / "course-repo", "00-orientation", "09-quiz")
+    """A copy of the course (00 and 10, no git history) the commands may change."""
+    root = course_repo_copy(tmp_path / "course-repo", "00-orientation", "10-quiz")
     monkeypatch.setenv("EOSLAB_COURSE_ROOT", str(root))
     monkeypatch.setenv("EOSLAB_PROGRESS_FILE", str(tmp_path / "progress.json"))
     return root
@@ -290,13 +290,13 @@ def test_the_quiz_feedback_page_shows_no_hidden_test_line(kafka_bootstrap: str, 
                                                           tmp_path: Path) -> None:
     from eoslab.grading.selfgrade import grade_notebook
 
-    solution = nbformat.read(REPO / "solutions" / "09-quiz" / "09-quiz.ipynb", as_version=4)
-    learner = tmp_path / "my-08.ipynb"
+    solution = nbformat.read(REPO / "solutions" / "10-quiz" / "10-quiz.ipynb", as_version=4)
+    learner = tmp_path / "my-10.ipynb"
     nbformat.write(with_answers(solution, _all_answers_a(solution)), learner)
-    report = grade_notebook("09-quiz", learner)
-    assert report.feedback == course_copy / "course" / "09-quiz" / "feedback" / "09-quiz.html"
+    report = grade_notebook("10-quiz", learner)
+    assert report.feedback == course_copy / "course" / "10-quiz" / "feedback" / "10-quiz.html"
     assert 0 < report.total < report.max_total, report.table()
-    assert _leaked(report.feedback, _hidden_of("09-quiz")) == []
+    assert _leaked(report.feedback, _hidden_of("10-quiz")) == []
     assert "wrong" in report.feedback.read_text() and "Test cell" not in report.feedback.read_text()
 
 

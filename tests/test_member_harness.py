@@ -1,9 +1,9 @@
-"""06's Exercise 2 harness: the reference member copies exactly once as a group under every strike;
+"""07's exercise harness: the reference member copies exactly once as a group under every strike;
 a member that raises ends the run at once with its error named; the stub is refused before anything starts.
 
 The reference is read from the solution notebook's answer cell, so it is the code learners are
 graded against. What the wrong answers lose (no callbacks, offsets outside the transaction, assign())
-is proven by tests/test_grading_integrity.py with tests/wrong_answers/06-exactly-once-pipeline.json.
+is proven by tests/test_grading_integrity.py with tests/wrong_answers/07-consumer-groups.json.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _define(source: str, path: Path) -> dict:
 
 
 def _reference_source() -> str:
-    solution = nbformat.read(source_notebook("06-exactly-once-pipeline", REPO), as_version=4)
+    solution = nbformat.read(source_notebook("07-consumer-groups", REPO), as_version=4)
     return answer_cells(solution)["copy_as_member"].source
 
 

@@ -1,5 +1,5 @@
 """After a hard broker restart, a transactional copier with ``metadata.recovery.strategy=none`` commits
-again within seconds; the default (``rebootstrap``) is run beside it, through the same crash (notebook 08).
+again within seconds; the default (``rebootstrap``) is run beside it, through the same crash (notebook 09).
 
 librdkafka 2.16's re-bootstrap can retire the broker handle still cached as the group coordinator, and
 ``send_offsets_to_transaction`` then waits past its timeout (librdkafka issues 5456 and 5511). The stall is

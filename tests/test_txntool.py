@@ -135,7 +135,7 @@ def test_the_command_line_lists_an_open_transaction(open_transaction: tuple[Prod
 
 
 def test_the_brokers_finalized_transaction_version_is_read(kafka_bootstrap: str) -> None:
-    """08 shows it live: Kafka 4.4 finalizes transaction.version 2 (KIP-890 part 2) on a new cluster."""
+    """09 shows it live: Kafka 4.4 finalizes transaction.version 2 (KIP-890 part 2) on a new cluster."""
     features = {row["Feature"]: row for row in txntool.describe_features()}
     assert "transaction.version" in features, sorted(features)
     assert features["transaction.version"]["FinalizedVersionLevel"] == "2", features["transaction.version"]

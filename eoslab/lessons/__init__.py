@@ -8,7 +8,7 @@
 - :mod:`.txn` — :func:`classify` a Kafka error as retriable, abortable or fatal, and what to do;
   :class:`FaultyProducer` and :func:`crafted_error` to provoke each class on purpose;
 - :mod:`.rewind` — :func:`rewind_to_committed` after an aborted transaction;
-- :mod:`.sinks` — lesson 07's SQLite sinks (naive, unique id, offsets stored with the results);
+- :mod:`.sinks` — lesson 08's SQLite sinks (naive, unique id, offsets stored with the results);
 - :mod:`.backoff` — :func:`retry_with_backoff` with capped exponential backoff and jitter;
 - :mod:`.quiz` — :func:`score_single`, :func:`score_multi` for the knowledge checks;
 - :mod:`.unwritten` — :func:`when_written`: a "not done yet" note instead of a traceback while an

@@ -4,7 +4,7 @@ What it guarantees: :func:`retry_with_backoff` calls ``call`` at most ``len(dela
 sleeps the given delays between attempts, retries only errors ``is_retriable`` accepts, and
 re-raises the last error when the delays run out (never swallows one). Which delays to use — the
 *policy* (exponential growth, a cap, jitter) — is passed in, so the policy can be tested without
-sleeping; notebook 08's exercise writes one.
+sleeping; notebook 09's exercise writes one.
 
 What it does not cover: deciding what is retriable for you beyond Kafka's own flag
 (:func:`kafka_error_is_retriable` reads ``KafkaError.retriable()``); an abortable transaction

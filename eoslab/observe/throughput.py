@@ -1,6 +1,6 @@
 """What each delivery guarantee costs, measured: producer throughput, latency, pipeline throughput.
 
-Used by ``bench/delivery_modes.py``, ``bench/pipeline.py`` and notebook 08 (with a small N).
+Used by ``bench/delivery_modes.py``, ``bench/pipeline.py`` and notebook 09 (with a small N).
 
 What it measures:
 

@@ -9,9 +9,9 @@
 One panel family: :class:`PipelinePanel` (a copier started, killed, restarted, verified) and
 :class:`DbConsumerPanel` (a bookkeeper crashed between its database and offset commits) are
 :class:`FailurePanel` subclasses sharing its faults, status, log, delivery counts and ``close()``.
-:class:`RecoveryPanel` (08) runs two copiers through a broker crash, one per
+:class:`RecoveryPanel` (09) runs two copiers through a broker crash, one per
 ``metadata.recovery.strategy``. :class:`DurabilityPanel` (02) breaks the three-node cluster and draws
-what each replica kept. :class:`GroupPanel` (06) runs up to three copiers as one consumer group: partitions
+what each replica kept. :class:`GroupPanel` (07) runs up to three copiers as one consumer group: partitions
 move, a paused copier wakes up fenced. :class:`ProgressTable` (on the start page) shows the learner's grading runs per assignment, live.
 :func:`explain_error` shows an error as one readable line, the raw text behind a disclosure (as panels do).
 """

@@ -1,6 +1,6 @@
 """Two exactly-once copiers through one broker crash: what ``metadata.recovery.strategy`` changes.
 
-Notebook 08's demo of a hazard of the Python client itself (librdkafka 2.16). After a hard broker
+Notebook 09's demo of a hazard of the Python client itself (librdkafka 2.16). After a hard broker
 restart, a transactional copier with librdkafka's default ``metadata.recovery.strategy=rebootstrap``
 often waits in ``send_offsets_to_transaction()`` far past the timeout it was given: the re-bootstrap
 retires the old broker handle while it is still cached as the group coordinator, and the call waits

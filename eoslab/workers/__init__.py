@@ -12,13 +12,13 @@ named crash point kills itself with SIGKILL. From the notebook it can be killed 
   worker's side (status pipe, crash points); :mod:`.launch` — :func:`start_producer`,
   :func:`start_consumer`, :func:`start_pipeline`;
 - :mod:`.producer`, :mod:`.consumer`, :mod:`.pipeline`, :mod:`.db_consumer` — the processes
-  (:func:`start_db_consumer` writes lesson 07's database sinks);
+  (:func:`start_db_consumer` writes lesson 08's database sinks);
 - :mod:`.harness` — :func:`run_under_kills`: a learner's pipeline function run in a worker that is
   SIGKILLed and restarted, then verified (assignment 06's hidden test);
 - :mod:`.group_run` — :func:`run_group_copiers`: several exactly-once copiers as one consumer group
   on a multi-partition input, SIGKILLed, paused past the session timeout and through a broker
   restart, then every partition verified (Kafka's transactions_test.py, on the course's broker);
-- :mod:`.member_harness` — :func:`run_members`: a learner's group member (assignment 06, Exercise 2)
+- :mod:`.member_harness` — :func:`run_members`: a learner's group member (assignment 07's exercise)
   run as three processes of one group under a kill, a join, a zombie and a kill after a commit;
 - :mod:`.broker_faults` — :func:`crash_broker`, :func:`restart_broker` for the broker the course runs;
 - :mod:`.durability` — replication faults on the three-node cluster, each a bounded demo with a

@@ -1,4 +1,4 @@
-"""Run a learner's group member (assignment 06, Exercise 2) as several processes in one group; verify.
+"""Run a learner's group member (assignment 07's exercise) as several processes in one group; verify.
 
 The function under test has this contract::
 

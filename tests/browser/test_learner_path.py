@@ -313,8 +313,8 @@ ZOMBIE_REFUSED = re.compile(r"copier 1: pid \d+ running[^\n]*[1-9]\d* aborted[^\
 
 def test_the_group_panel_shows_partitions_move_and_a_paused_copier_wake_up_fenced(
         lab: LabServer, course_copy: Path, page: Page, shoot: Shoot) -> None:
-    """06: two copiers share six partitions; copier 1 is paused past the session timeout and resumed."""
-    open_and_run_cells(lab, page, course_copy, "06-exactly-once-pipeline", ("imports", "setup", "group-panel"))
+    """07: two copiers share six partitions; copier 1 is paused past the session timeout and resumed."""
+    open_and_run_cells(lab, page, course_copy, "07-consumer-groups", ("imports", "group-panel"))
     panel = page.locator(".widget-vbox", has_text="A consumer group of copiers").first
     panel.scroll_into_view_if_needed()
     status = panel.locator("pre").first
