@@ -20,6 +20,9 @@ named crash point kills itself with SIGKILL. From the notebook it can be killed 
   restart, then every partition verified (Kafka's transactions_test.py, on the course's broker);
 - :mod:`.member_harness` — :func:`run_members`: a learner's group member (assignment 07's exercise)
   run as three processes of one group under a kill, a join, a zombie and a kill after a commit;
+- :mod:`.revocation_check` — :func:`revoke_with_open_transaction`: that member's partition moved to
+  another member while its transaction is open, on purpose: a member with no on_revoke commit
+  copies records twice every time;
 - :mod:`.broker_faults` — :func:`crash_broker`, :func:`restart_broker` for the broker the course runs;
 - :mod:`.durability` — replication faults on the three-node cluster, each a bounded demo with a
   result that ``describe()``s itself: :func:`compare_acks` (acks=1 loses acknowledged records in a
@@ -44,13 +47,14 @@ from .handle import Worker, WorkerExited, WorkerStatus
 from .harness import HarnessResult, KillPoint, kill_plan, run_under_kills
 from .launch import start_consumer, start_pipeline, start_producer
 from .member_harness import run_members
+from .revocation_check import RevocationResult, revoke_with_open_transaction
 from .protocol import CRASH_POINTS
 
 __all__ = ["CRASH_POINTS", "BrokerFaultUnavailable", "CoordinatorKillResult", "DurableSettings", "FailoverResult", "GroupFault",
-           "GroupRunResult", "HarnessResult", "Kill", "KillPoint", "OneNodeDownResult", "PipelineFailoverResult", "UncleanResult", "Worker",
+           "GroupRunResult", "HarnessResult", "Kill", "KillPoint", "OneNodeDownResult", "PipelineFailoverResult", "RevocationResult", "UncleanResult", "Worker",
            "WorkerExited", "WorkerStatus", "broker_is_controlled", "compare_acks", "compare_unclean_election",
            "crash_broker", "durable_settings", "effective_settings", "group_fault_plan", "kill_plan", "leader_failover", "restart_broker",
-           "run_group_copiers", "run_members", "run_pipeline_under_failover", "run_under_kills", "settings_through_failover",
+           "revoke_with_open_transaction", "run_group_copiers", "run_members", "run_pipeline_under_failover", "run_under_kills", "settings_through_failover",
            "settings_with_one_node_down",
            "start_broker", "start_consumer", "start_db_consumer", "start_pipeline", "start_producer",
            "transaction_across_coordinator_kill", "unclean_election"]

@@ -144,8 +144,14 @@ def _untransformed(output_topic: str, timeout_s: float, address: str) -> list[st
 
 # ---- the worker side (run by eoslab.workers.learner_member) -------------------------------------
 
-def member_main(spec: dict[str, Any], reporter: Any) -> None:
-    """Load the function, build its clients, run it until told to stop, then leave the group."""
+def member_main(spec: dict[str, Any], reporter: Any, controls: Any = None) -> None:
+    """Load the function, build its clients, run it until told to stop, then leave the group.
+
+    ``spec["consumer_config"]`` (optional) adds consumer settings (a ``client.id``, the assignor).
+    ``controls`` (optional; :mod:`eoslab.workers.revocation_check` passes one) has
+    ``wrap(consumer, producer, transform)`` returning what the function is given instead: the
+    same clients and transform, with a check's holds and waits around some of their calls.
+    """
     from .protocol import client_callbacks  # worker-side only
 
     module_spec = importlib.util.spec_from_file_location("learner_member_under_test", spec["module_path"])
@@ -160,6 +166,7 @@ def member_main(spec: dict[str, Any], reporter: Any) -> None:
         "isolation.level": "read_committed",  # never copy records of aborted upstream transactions
         "session.timeout.ms": SESSION_TIMEOUT_MS,  # the broker's minimum: a paused member is dropped soon
         "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
+        **(spec.get("consumer_config") or {}),
         **client_callbacks(reporter),
     }, bootstrap_servers=spec["bootstrap"])
     producer = make_producer({
@@ -190,8 +197,11 @@ def member_main(spec: dict[str, Any], reporter: Any) -> None:
         reporter.update(partitions=sorted(partition.partition for partition in consumer.assignment()))
         return not stop_file.exists()
 
+    given: tuple[Any, Any, Callable[[bytes | None], bytes]] = (
+        _WatchedConsumer(consumer, reporter), watched_producer, transform)
+    if controls is not None:
+        given = controls.wrap(*given)
     reporter.update(now=True, phase="running")
-    function(_WatchedConsumer(consumer, reporter), watched_producer, spec["input_topic"], spec["output_topic"],
-             transform, keep_going)
+    function(given[0], given[1], spec["input_topic"], spec["output_topic"], given[2], keep_going)
     reporter.update(now=True, phase="closing")
     consumer.close()  # leaves the group: the last revoke runs the function's own callback
