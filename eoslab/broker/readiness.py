@@ -3,7 +3,9 @@
 "Ready" is stronger than "the port is open": a client must fetch metadata **and**
 ``init_transactions()`` must succeed, because a single broker whose transaction log cannot be
 created (replication factor 3 on one node) answers metadata requests but hangs every transactional
-producer — the most reported single-broker pitfall.
+producer — the most reported single-broker pitfall. And the group coordinator must answer an
+offset fetch (:func:`groups_work`): on a fresh broker the first one is refused while
+``__consumer_offsets`` is created, and librdkafka never asks again for an ``assign()``ed consumer.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import time
 import uuid
 from typing import Callable
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from ..clientlog import client_logger
+
+OFFSETS_TOPIC = "__consumer_offsets"
 
 
 def answers_metadata(bootstrap: str, timeout_s: float) -> bool:
@@ -46,9 +50,35 @@ def transactions_work(bootstrap: str, timeout_s: float) -> bool:
         producer.flush(0)
 
 
+def groups_work(bootstrap: str, timeout_s: float) -> bool:
+    """True when the group coordinator answers an offset fetch within ``timeout_s``.
+
+    A fresh broker creates ``__consumer_offsets`` on the first group request and answers
+    NOT_COORDINATOR while it loads. librdkafka 2.16 does not retry that error for the committed
+    offsets an ``assign()``ed consumer fetches first (librdkafka issue #5586): the partition is
+    never fetched and the consumer reads nothing, for ever. Asking here first, until it answers,
+    means no course consumer is the first to ask.
+    """
+    deadline = time.monotonic() + timeout_s
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"eoslab-readiness-{uuid.uuid4().hex[:8]}",
+                         "enable.auto.commit": False, "logger": client_logger})
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            try:
+                consumer.committed([TopicPartition(OFFSETS_TOPIC, 0)], timeout=max(0.2, min(5.0, remaining)))
+                return True
+            except KafkaException:
+                time.sleep(0.2)  # NOT_COORDINATOR / load in progress while the offsets topic is created: ask again
+    finally:
+        consumer.close()
+
+
 def wait_until_ready(bootstrap: str, timeout_s: float,
                      still_starting: Callable[[], bool] = lambda: True) -> bool:
-    """Poll until the broker answers metadata and runs transactions, or the deadline passes.
+    """Poll until the broker answers metadata, runs transactions and serves groups, or the deadline passes.
 
     ``still_starting`` is checked between attempts so a broker process that died stops the wait
     at once instead of at the deadline. Returns False on timeout or when it returns False.
@@ -60,7 +90,8 @@ def wait_until_ready(bootstrap: str, timeout_s: float,
         remaining = deadline - time.monotonic()
         if answers_metadata(bootstrap, min(2.0, max(0.2, remaining))):
             remaining = deadline - time.monotonic()
-            if remaining > 0 and transactions_work(bootstrap, min(15.0, remaining)):
+            if (remaining > 0 and transactions_work(bootstrap, min(15.0, remaining))
+                    and groups_work(bootstrap, max(1.0, min(15.0, deadline - time.monotonic())))):
                 return True
         time.sleep(0.2)
     return False
@@ -112,8 +143,9 @@ def transaction_commits(bootstrap: str, topic: str, replication_factor: int, tim
 
 def wait_until_cluster_ready(bootstrap: str, nodes: int, timeout_s: float,
                              still_starting: Callable[[], bool] = lambda: True) -> bool:
-    """Poll until all ``nodes`` brokers are in the metadata and a transaction commits on a topic
-    replicated on min(3, nodes) of them; False on timeout or once ``still_starting`` says no."""
+    """Poll until all ``nodes`` brokers are in the metadata, a transaction commits on a topic
+    replicated on min(3, nodes) of them and the group coordinator answers (:func:`groups_work`);
+    False on timeout or once ``still_starting`` says no."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not still_starting():
@@ -121,7 +153,8 @@ def wait_until_cluster_ready(bootstrap: str, nodes: int, timeout_s: float,
         remaining = deadline - time.monotonic()
         if broker_count(bootstrap, min(2.0, max(0.2, remaining))) >= nodes:
             remaining = deadline - time.monotonic()
-            if remaining > 0 and transaction_commits(bootstrap, CLUSTER_READY_TOPIC, min(3, nodes), min(20.0, remaining)):
+            if (remaining > 0 and transaction_commits(bootstrap, CLUSTER_READY_TOPIC, min(3, nodes), min(20.0, remaining))
+                    and groups_work(bootstrap, max(1.0, min(15.0, deadline - time.monotonic())))):
                 return True
         time.sleep(0.2)
     return False

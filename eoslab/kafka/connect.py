@@ -13,13 +13,14 @@ import re
 import socket
 
 from ..broker import Cluster, EmbeddedBroker, settings
-from ..broker.readiness import answers_metadata
+from ..broker.readiness import answers_metadata, groups_work
 from ..errors import BrokerUnavailable, EoslabError
 
 ENV_VAR = "KAFKA_BOOTSTRAP_SERVERS"
 #: A three-node cluster the course did not start (docker compose's `cluster` profile).
 CLUSTER_ENV_VAR = "EOSLAB_CLUSTER_BOOTSTRAP"
 CHECK_TIMEOUT_S = 5.0
+_groups_asked: set[str] = set()  # external addresses whose group coordinator this process has asked
 
 
 #: librdkafka's form for one bootstrap server: [protocol://]host[:port], host a name, IPv4 or [IPv6].
@@ -66,6 +67,11 @@ def bootstrap(start: bool = True) -> str:
             raise BrokerUnavailable(
                 f"no Kafka broker answers at {configured} ({ENV_VAR}) within {CHECK_TIMEOUT_S:.0f} s; start it "
                 f"(`eoslab broker start` or `docker compose up -d kafka`) or fix {ENV_VAR}")
+        if configured not in _groups_asked:
+            # A broker the course did not start may be fresh: make the first group request ourselves, so
+            # that no assign()ed consumer meets its refusal (eoslab.broker.readiness.groups_work says why).
+            groups_work(configured, CHECK_TIMEOUT_S)
+            _groups_asked.add(configured)
         return configured
     broker = EmbeddedBroker()
     if broker.is_running() or answers_metadata(broker.bootstrap, 1.5):
