@@ -19,7 +19,8 @@ cd "$(dirname "$0")/.."
 PIP=(-m pip install -q --disable-pip-version-check)
 SOCKET_AND_PROCESS_TESTS=(tests/test_proxy_early_bytes.py tests/test_chaos.py tests/test_workers.py
                           tests/test_widgets.py tests/test_broker_errors.py tests/test_bad_input.py
-                          tests/test_cluster.py)  # the cluster's relay is asyncio too, like the fault proxy
+                          tests/test_cluster.py  # the cluster's relay is asyncio too, like the fault proxy
+                          tests/test_revocation_check.py tests/test_fresh_broker.py)  # a learner's group member as a worker
 # Not repeated here: the broker-crash button (a JVM kill, the same on every Python; its read right
 # after the restart is load-sensitive and already runs in the main suite).
 NOT_HERE="not broker_crash_button"
